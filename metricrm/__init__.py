@@ -1,0 +1,80 @@
+"""metricrm: evaluation metrics and reward models behind one interface.
+
+>>> import metricrm as mr
+>>> chrf = mr.get_scorer("chrf")
+>>> r = chrf.score(["the cat sat"], references=["the cat sat down"])
+>>> r.scores.shape
+(1,)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .core import (
+    BaseScorer,
+    DataFormatError,
+    MetricRMError,
+    MissingDependencyError,
+    PointwiseItem,
+    PreferencePair,
+    ScoreOutput,
+    ScoreResult,
+    Scorer,
+    ScorerConfigError,
+    ScorerInputError,
+    ScorerOutputError,
+    UnknownScorerError,
+    get_scorer,
+    list_scorers,
+    register_scorer,
+    scorer_spec,
+    unregister_scorer,
+)
+
+__version__ = "0.1.0"
+
+# Names resolved on first use so that `import metricrm` loads no data or model libraries.
+_LAZY = {
+    "data": "metricrm.data",
+    "load_sample": "metricrm.data:load_sample",
+    "load_preference_pairs": "metricrm.data:load_preference_pairs",
+    "load_pointwise_items": "metricrm.data:load_pointwise_items",
+    "score_in_chunks": "metricrm.core.batching:score_in_chunks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'metricrm' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    module = import_module(module_name)
+    value = getattr(module, attr) if attr else module
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "BaseScorer",
+    "DataFormatError",
+    "MetricRMError",
+    "MissingDependencyError",
+    "PointwiseItem",
+    "PreferencePair",
+    "ScoreOutput",
+    "ScoreResult",
+    "Scorer",
+    "ScorerConfigError",
+    "ScorerInputError",
+    "ScorerOutputError",
+    "UnknownScorerError",
+    "__version__",
+    "get_scorer",
+    "list_scorers",
+    "register_scorer",
+    "scorer_spec",
+    "unregister_scorer",
+    *_LAZY,
+]

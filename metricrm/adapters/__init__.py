@@ -1,0 +1,1 @@
+"""Scorer adapters, one module per family. Modules import their heavy libraries lazily."""
