@@ -37,6 +37,8 @@ class PreferencePair:
 
     ``label`` is ``"chosen"`` when ``chosen`` is better (the normal case) or ``"tie"`` when
     humans judged both equal. ``subset`` names the benchmark slice (e.g. ``"chat"``).
+    ``references``/``source`` serve reference-based pairs such as WMT DARR, where the
+    "prompt" is the source sentence and both responses are translations of it.
     """
 
     prompt: Text
@@ -45,6 +47,8 @@ class PreferencePair:
     label: str = "chosen"
     subset: str | None = None
     id: str | None = None
+    references: tuple[str, ...] = ()
+    source: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
