@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -10,6 +10,9 @@ from .errors import MetricRMError, ScorerInputError
 from .records import Text
 from .types import ScoreResult, Scorer
 from .validation import check_not_empty, check_sequence
+
+if TYPE_CHECKING:
+    from .cache import CacheStats, ScoreCache
 
 
 class PartialScoringError(MetricRMError, RuntimeError):
@@ -38,6 +41,20 @@ def concat_results(scorer: Scorer, parts: Sequence[ScoreResult]) -> ScoreResult:
     )
 
 
+def _check_lengths(name: str, responses: Any, *others: Any) -> list:
+    """Check that every given argument has one entry per response, on the whole input."""
+    responses = check_sequence(name, "responses", responses)
+    check_not_empty(name, len(responses))
+    n = len(responses)
+    for arg, values in zip(("references", "prompts", "sources"), others):
+        if values is not None and len(check_sequence(name, arg, values)) != n:
+            raise ScorerInputError(
+                f"{name}: expected `{arg}` to have one entry per response "
+                f"(got {n} responses, {len(values)} {arg})"
+            )
+    return responses
+
+
 def _slice(values: Any, start: int, stop: int) -> Any:
     return None if values is None else values[start:stop]
 
@@ -59,15 +76,8 @@ def score_in_chunks(
     chunk fails, ``PartialScoringError`` carries the result for every item before it.
     """
     name = getattr(scorer, "name", type(scorer).__name__)
-    responses = check_sequence(name, "responses", responses)
-    check_not_empty(name, len(responses))
+    responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
-    for arg, values in (("references", references), ("prompts", prompts), ("sources", sources)):
-        if values is not None and len(check_sequence(name, arg, values)) != n:
-            raise ScorerInputError(
-                f"{name}: expected `{arg}` to have one entry per response "
-                f"(got {n} responses, {len(values)} {arg})"
-            )
     if chunk_size < 1:
         raise ValueError(f"score_in_chunks: chunk_size must be >= 1 (got {chunk_size})")
 
@@ -96,3 +106,94 @@ def score_in_chunks(
             parts.append(part)
             bar.update(stop - start)
     return concat_results(scorer, parts)
+
+
+def _at(values: Sequence[Any] | None, idx: Sequence[int]) -> list | None:
+    return None if values is None else [values[i] for i in idx]
+
+
+def score_with_cache(
+    scorer: Scorer,
+    responses: Sequence[Text],
+    *,
+    references: Sequence[Any] | None = None,
+    prompts: Sequence[Text] | None = None,
+    sources: Sequence[str] | None = None,
+    cache: ScoreCache | None = None,
+    chunk_size: int = 256,
+    progress: bool = True,
+    desc: str | None = None,
+    stats: CacheStats | None = None,
+) -> ScoreResult:
+    """Like ``score_in_chunks``, but items already in ``cache`` are not scored again.
+
+    New scores are written to the cache chunk by chunk, so an interrupted run keeps every
+    chunk it finished. ``stats`` (if given) counts cache hits and newly computed items.
+    """
+    from .cache import ScoreCache, item_key
+
+    cache = cache if cache is not None else ScoreCache()
+    name = getattr(scorer, "name", type(scorer).__name__)
+    responses = _check_lengths(name, responses, references, prompts, sources)
+    n = len(responses)
+    signature = scorer.signature
+    keys = [
+        item_key(
+            responses[i],
+            _at(references, [i])[0] if references is not None else None,
+            prompts[i] if prompts is not None else None,
+            sources[i] if sources is not None else None,
+        )
+        for i in range(n)
+    ]
+    found = cache.get_many(signature, keys)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    # Score each distinct missing item once.
+    first_of: dict[str, int] = {}
+    todo = [first_of.setdefault(keys[i], i) for i in missing if keys[i] not in first_of]
+    if stats is not None:
+        stats.hits += n - len(missing)
+        stats.computed += len(todo)
+
+    if todo:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(todo), desc=desc or name, unit="item", disable=not progress, leave=False) as bar:
+            for start in range(0, len(todo), chunk_size):
+                idx = todo[start : start + chunk_size]
+                try:
+                    part = scorer.score(
+                        _at(responses, idx),
+                        references=_at(references, idx),
+                        prompts=_at(prompts, idx),
+                        sources=_at(sources, idx),
+                    )
+                except Exception as exc:
+                    raise PartialScoringError(
+                        f"{name}: scoring failed in a chunk of items {idx[0]}..{idx[-1]} "
+                        f"(item numbers in the cause are positions within that chunk); "
+                        f"every earlier chunk is saved in the cache at {cache.path}: {exc}",
+                        None,
+                        idx[0],
+                    ) from exc
+                rows = [
+                    (keys[i], part.scores[j], {k: v[j] for k, v in part.details.items()})
+                    for j, i in enumerate(idx)
+                ]
+                cache.put_many(signature, rows)
+                found.update({key: (score, details) for key, score, details in rows})
+                bar.update(len(idx))
+
+    scores = np.array([found[k][0] for k in keys], dtype=np.float64)
+    detail_keys = list(found[keys[0]][1])
+    details = {d: np.asarray([found[k][1][d] for k in keys]) for d in detail_keys}
+    corpus_fn = getattr(scorer, "corpus_from_details", None)
+    corpus = corpus_fn(details) if corpus_fn is not None else None
+    return ScoreResult(
+        name=name,
+        scores=scores,
+        higher_is_better=bool(scorer.higher_is_better),
+        signature=signature,
+        details=details,
+        corpus_score=None if corpus is None else float(corpus),
+    )

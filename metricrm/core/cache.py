@@ -1,0 +1,132 @@
+"""Persistent score cache: SQLite keyed by scorer signature and a hash of each item's inputs.
+
+A second run of the same study, or a run interrupted half-way, recomputes nothing that
+finished: scores are written chunk by chunk as they complete. SQLite in WAL mode with a busy
+timeout lets concurrent runs share one cache file without corrupting it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scores (
+    signature TEXT NOT NULL,
+    item TEXT NOT NULL,
+    score REAL NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (signature, item)
+) WITHOUT ROWID
+"""
+
+
+def default_cache_dir() -> Path:
+    """``$METRICRM_CACHE`` if set, else ``~/.cache/metricrm``."""
+    env = os.environ.get("METRICRM_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "metricrm"
+
+
+def item_key(response: Any, references: Any = None, prompt: Any = None, source: Any = None) -> str:
+    """Stable hash of everything a scorer sees for one item."""
+    payload = json.dumps(
+        [response, references, prompt, source], ensure_ascii=False, sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+@dataclass
+class CacheStats:
+    """How many items a cached scoring call found and how many it computed."""
+
+    hits: int = 0
+    computed: int = 0
+
+
+class ScoreCache:
+    """Per-item scores and details for any scorer, stored in ``<folder>/scores.sqlite``."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, *, timeout: float = 60.0) -> None:
+        self.folder = Path(folder) if folder is not None else default_cache_dir()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "scores.sqlite"
+        self._timeout = timeout
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=self._timeout)
+        con.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        return con
+
+    def get_many(self, signature: str, items: Sequence[str]) -> dict[str, tuple[float, dict]]:
+        """Cached ``(score, details)`` for the given item keys that are present."""
+        found: dict[str, tuple[float, dict]] = {}
+        unique = list(dict.fromkeys(items))
+        con = self._connect()
+        try:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(
+                    f"SELECT item, score, details FROM scores WHERE signature=? AND item IN ({marks})",
+                    [signature, *chunk],
+                )
+                for item, score, details in rows:
+                    found[item] = (score, json.loads(details))
+        finally:
+            con.close()
+        return found
+
+    def put_many(
+        self, signature: str, rows: Iterable[tuple[str, float, Mapping[str, Any]]]
+    ) -> None:
+        """Store ``(item, score, details)`` rows in one transaction (idempotent)."""
+        data = [
+            (signature, item, float(score), json.dumps({k: _to_jsonable(v) for k, v in d.items()}))
+            for item, score, d in rows
+        ]
+        con = self._connect()
+        try:
+            with con:
+                con.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", data)
+        finally:
+            con.close()
+
+    def count(self, signature: str | None = None) -> int:
+        con = self._connect()
+        try:
+            if signature is None:
+                return con.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+            return con.execute(
+                "SELECT COUNT(*) FROM scores WHERE signature=?", (signature,)
+            ).fetchone()[0]
+        finally:
+            con.close()
+
+    def clear(self, signature: str | None = None) -> None:
+        con = self._connect()
+        try:
+            with con:
+                if signature is None:
+                    con.execute("DELETE FROM scores")
+                else:
+                    con.execute("DELETE FROM scores WHERE signature=?", (signature,))
+        finally:
+            con.close()
