@@ -1,0 +1,79 @@
+"""ROUGE-N / ROUGE-L / ROUGE-Lsum through Google's rouge-score package.
+
+Scores are rouge-score's own values (scale 0-1). With several references an item takes
+rouge-score's ``score_multi``: the reference with the highest F-measure, whose precision, recall
+and F-measure are all reported (so ``output="recall"`` is the recall of the best-F reference, not
+the best recall). ``rougeLsum`` splits texts into sentences at newlines only, exactly as
+rouge-score does: put one sentence per line, otherwise it equals ``rougeL`` on the whole text.
+rouge-score's default tokenizer lower-cases and keeps only ``[a-z0-9]`` runs, so text in other
+scripts scores 0. ``use_stemmer`` defaults to False, the default of rouge-score and of HF
+``evaluate``'s rouge.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ScorerConfigError
+from ..core.optional import require
+from ..core.types import BaseScorer, ScoreOutput
+
+_OUTPUTS = ("fmeasure", "precision", "recall")
+_TYPE = re.compile(r"rouge[1-9]|rougeL|rougeLsum")
+
+
+class Rouge(BaseScorer):
+    """ROUGE from rouge-score (F-measure by default); max over references by F-measure."""
+
+    name = "rouge"
+    requires_references = True
+    backends = ("rouge-score",)
+
+    def __init__(
+        self, rouge_type: str = "rougeL", use_stemmer: bool = False, output: str = "fmeasure"
+    ) -> None:
+        if not isinstance(rouge_type, str) or not _TYPE.fullmatch(rouge_type):
+            raise ScorerConfigError(
+                f"rouge: unknown rouge_type {rouge_type!r}; valid: rouge1 ... rouge9, rougeL, "
+                "rougeLsum"
+            )
+        self.name = rouge_type
+        if not isinstance(use_stemmer, (bool, np.bool_)):
+            raise ScorerConfigError(
+                f"{rouge_type}: setting use_stemmer must be True or False (got {use_stemmer!r})"
+            )
+        if output not in _OUTPUTS:
+            raise ScorerConfigError(
+                f"{rouge_type}: unknown output {output!r}; valid: {', '.join(_OUTPUTS)}"
+            )
+        self.rouge_type = rouge_type
+        self.use_stemmer = bool(use_stemmer)
+        self.output = output
+        require("rouge_score", who=rouge_type, extra="metrics")
+        from rouge_score import rouge_scorer
+
+        self._scorer = rouge_scorer.RougeScorer([rouge_type], use_stemmer=self.use_stemmer)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "rouge_type": self.rouge_type,
+            "use_stemmer": self.use_stemmer,
+            "output": self.output,
+        }
+
+    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+        kind, one, multi = self.rouge_type, self._scorer.score, self._scorer.score_multi
+        # score_multi on a single reference returns exactly score(); skip its list and argmax
+        best = [
+            (one(refs[0], hyp) if len(refs) == 1 else multi(refs, hyp))[kind]
+            for hyp, refs in zip(responses, references)
+        ]
+        n = len(best)
+        details = {
+            key: np.fromiter((getattr(s, key) for s in best), dtype=np.float64, count=n)
+            for key in _OUTPUTS
+        }
+        return ScoreOutput(details[self.output], details)
