@@ -1,0 +1,178 @@
+"""Read any tabular source into rows that remember where they came from.
+
+Sources: a JSONL / JSON / CSV / TSV / Parquet path, a pandas ``DataFrame``, a ``datasets.Dataset``
+or ``DatasetDict``, a folder saved with ``save_to_disk``, or a Hugging Face hub id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..core.errors import DataFormatError
+from ..core.optional import require
+from ._io import read_json, read_jsonl, read_text
+
+FILE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+}
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+@dataclass
+class Table:
+    """Rows of a source: ``name`` for messages, ``rows`` as ``(location, record)`` pairs and the
+    ``columns`` seen in any row (in first-seen order)."""
+
+    name: str
+    rows: list[tuple[str, Mapping[str, Any]]]
+    columns: list[str]
+
+
+def read_table(
+    source: Any, *, format: str | None, split: str | None, load_kwargs: Mapping[str, Any], who: str
+) -> Table:
+    """Read ``source`` into a :class:`Table`; see the module docstring for what it accepts."""
+    module = type(source).__module__.split(".")[0]
+    if module == "pandas" and hasattr(source, "columns"):
+        return _from_frame(source, "DataFrame")
+    if module == "datasets" and hasattr(source, "column_names"):
+        return _from_dataset(source, split, "Dataset", who)
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            f"{who}: expected a path, a hub dataset id, a pandas DataFrame or a datasets.Dataset "
+            f"(got {type(source).__name__})"
+        )
+    path = Path(source)
+    if path.is_dir():
+        return _from_folder(path, split, load_kwargs, who)
+    if path.is_file():
+        return _from_file(path, format, who)
+    text = str(source)
+    if isinstance(source, str) and _HUB_ID.fullmatch(text) and _suffix_format(path) is None:
+        datasets = require("datasets", who=who, extra="hf")
+        loaded = datasets.load_dataset(text, split=split, **load_kwargs)
+        return _from_dataset(loaded, split, f"hub dataset {text!r}", who)
+    raise FileNotFoundError(f"{who}: no such file or folder, and not a hub dataset id: {text}")
+
+
+def _suffix_format(path: Path) -> str | None:
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _SUFFIXES.get(suffixes[-1].lower()) if suffixes else None
+
+
+def _from_file(path: Path, format: str | None, who: str) -> Table:
+    fmt = format or _suffix_format(path)
+    if fmt not in FILE_FORMATS:
+        raise DataFormatError(
+            f"{who}: cannot tell the format of {path}; pass format= one of {', '.join(FILE_FORMATS)}"
+            + (f" (got {format!r})" if format else "")
+        )
+    if fmt == "jsonl":
+        return _records(str(path), [(f"line {n}", value) for n, value in read_jsonl(path)])
+    if fmt == "json":
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise DataFormatError(
+                f"{path}: expected a JSON list of records (got {type(data).__name__}); "
+                "use JSON Lines or a format-specific loader"
+            )
+        if not data:
+            raise DataFormatError(f"{path}: the JSON list is empty (no records)")
+        return _records(str(path), [(f"item {i}", value) for i, value in enumerate(data)])
+    if fmt in ("csv", "tsv"):
+        return _from_csv(path, "\t" if fmt == "tsv" else ",")
+    pandas = require("pandas", who=who, extra="io")
+    try:
+        frame = pandas.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise DataFormatError(f"{path}: cannot read Parquet ({type(exc).__name__}: {exc})") from exc
+    return _from_frame(frame, str(path))
+
+
+def _records(name: str, located: list[tuple[str, Any]]) -> Table:
+    columns: dict[str, None] = {}
+    for where, value in located:
+        if not isinstance(value, Mapping):
+            raise DataFormatError(
+                f"{name}: {where}: expected a JSON object (got {type(value).__name__})"
+            )
+        columns.update(dict.fromkeys(value))
+    return Table(name, located, list(columns))
+
+
+def _from_csv(path: Path, delimiter: str) -> Table:
+    reader = csv.reader(io.StringIO(read_text(path)), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataFormatError(f"{path}: the file is empty (expected a header line)")
+        if len(set(header)) != len(header):
+            raise DataFormatError(f"{path}: line 1: repeated column names in the header {header}")
+        rows = []
+        previous = reader.line_num
+        for fields in reader:
+            line, previous = previous + 1, reader.line_num
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise DataFormatError(
+                    f"{path}: line {line}: expected {len(header)} fields as in the header "
+                    f"(got {len(fields)})"
+                )
+            rows.append((f"line {line}", dict(zip(header, fields))))
+    except csv.Error as exc:
+        raise DataFormatError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from exc
+    if not rows:
+        raise DataFormatError(f"{path}: no data rows after the header")
+    return Table(str(path), rows, list(header))
+
+
+def _from_frame(frame: Any, name: str) -> Table:
+    if len(frame) == 0:
+        raise DataFormatError(f"{name}: no rows")
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        raise DataFormatError(f"{name}: repeated column names {columns}")
+    records = frame.to_dict("records")
+    rows = [(f"row {i}", dict(zip(columns, r.values()))) for i, r in enumerate(records)]
+    return Table(name, rows, columns)
+
+
+def _from_dataset(data: Any, split: str | None, name: str, who: str) -> Table:
+    if isinstance(getattr(data, "column_names", None), dict):  # a DatasetDict: pick the split
+        splits = list(data.keys())
+        if split is None and len(splits) == 1:
+            split = splits[0]
+        if split not in splits:
+            raise DataFormatError(
+                f"{who}: {name} has splits {', '.join(splits)}; pass split= one of them"
+                + (f" (got {split!r})" if split is not None else "")
+            )
+        data = data[split]
+    if split is not None:
+        name = f"{name} [{split}]"
+    if len(data) == 0:
+        raise DataFormatError(f"{name}: no rows")
+    columns = list(data.column_names)
+    return Table(name, [(f"row {i}", row) for i, row in enumerate(data)], columns)
+
+
+def _from_folder(path: Path, split: str | None, load_kwargs: Mapping[str, Any], who: str) -> Table:
+    datasets = require("datasets", who=who, extra="hf")
+    if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
+        return _from_dataset(datasets.load_from_disk(str(path)), split, str(path), who)
+    loaded = datasets.load_dataset(str(path), split=split, **load_kwargs)
+    return _from_dataset(loaded, split, str(path), who)
