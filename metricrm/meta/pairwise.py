@@ -1,0 +1,363 @@
+"""Statistics on preference pairs: pairwise accuracy with explicit tie policies, RewardBench-style
+subset/section aggregation, best-of-n accuracy, the RM-Bench style matrix and WMT DARR tau-like.
+
+Every function works on arrays of scores a scorer gave to the preferred ("chosen", "better") and
+the other ("rejected", "worse") response of each pair; higher scores mean better unless a function
+says otherwise. Per-pair outcomes (1 correct, 0 wrong, 0.5 half credit, NaN excluded) are exposed
+so that resampling can reuse them (see :mod:`metricrm.meta.resampling`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _checks
+
+SCORE_TIES = ("half", "loss", "drop")
+HUMAN_TIE_POLICIES = ("exclude", "threshold")
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """An accuracy and the counts behind it.
+
+    ``n_used`` pairs entered the mean; ``n_excluded`` were left out (human ties under
+    ``human_tie_policy="exclude"``, score ties under ``score_ties="drop"``); ``n_human_ties`` and
+    ``n_score_ties`` count the ties seen, whatever happened to them. ``value`` is NaN when no pair
+    was used.
+    """
+
+    value: float
+    n_used: int
+    n_excluded: int
+    n_human_ties: int = 0
+    n_score_ties: int = 0
+
+
+def _tie_credit(score_ties: str) -> float:
+    return {"half": 0.5, "loss": 0.0, "drop": np.nan}[score_ties]
+
+
+def _outcomes(
+    chosen: Any,
+    rejected: Any,
+    score_ties: str,
+    human_ties: Any,
+    human_tie_policy: str,
+    tie_threshold: float,
+    who: str,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Outcomes, the human-tie mask (or None) and the mask of score ties on non-human-tie pairs."""
+    _checks.choice(who, "score_ties", score_ties, SCORE_TIES)
+    _checks.choice(who, "human_tie_policy", human_tie_policy, HUMAN_TIE_POLICIES)
+    if (
+        isinstance(tie_threshold, bool)
+        or not isinstance(tie_threshold, (int, float, np.floating))
+        or not tie_threshold >= 0
+    ):
+        raise _checks.ScorerConfigError(
+            f"{who}: `tie_threshold` must be a number >= 0 (got {tie_threshold!r})"
+        )
+    c = _checks.as_float_array(who, "chosen", chosen)
+    r = _checks.as_float_array(who, "rejected", rejected)
+    n = _checks.same_length(who, chosen=c, rejected=r)
+    diff = c - r
+    score_tie = np.abs(diff) <= tie_threshold
+    out = np.where(diff > 0, 1.0, 0.0)
+    out[score_tie] = _tie_credit(score_ties)
+    h = None
+    if human_ties is not None:
+        h = _checks.as_mask(who, "human_ties", human_ties, n)
+        if human_tie_policy == "exclude":
+            out[h] = np.nan
+        else:
+            out[h] = score_tie[h].astype(np.float64)
+        score_tie = score_tie & ~h
+    return out, h, score_tie
+
+
+def pairwise_outcomes(
+    chosen: Any,
+    rejected: Any,
+    *,
+    score_ties: str = "half",
+    human_ties: Any = None,
+    human_tie_policy: str = "exclude",
+    tie_threshold: float = 0.0,
+) -> np.ndarray:
+    """Per-pair outcome of "the scorer prefers the chosen response": 1, 0, 0.5 or NaN (excluded).
+
+    A pair is a *score tie* when ``|chosen - rejected| <= tie_threshold`` (exact equality with the
+    default 0). For a pair the humans did not tie, a score tie earns ``score_ties``: "half" (0.5,
+    what a coin flip would earn), "loss" (0) or "drop" (excluded). ``human_ties`` marks the pairs
+    humans judged equal; with ``human_tie_policy="exclude"`` they are left out, with "threshold"
+    they count as correct exactly when the scorer also ties them (``|diff| <= tie_threshold``).
+    """
+    out, _, _ = _outcomes(
+        chosen,
+        rejected,
+        score_ties,
+        human_ties,
+        human_tie_policy,
+        tie_threshold,
+        "pairwise_outcomes",
+    )
+    return out
+
+
+def _summarise(
+    outcomes: np.ndarray, human_ties: np.ndarray | None, score_ties: np.ndarray
+) -> AccuracyResult:
+    used = ~np.isnan(outcomes)
+    n_used = int(used.sum())
+    value = float(outcomes[used].sum() / n_used) if n_used else float("nan")
+    return AccuracyResult(
+        value=value,
+        n_used=n_used,
+        n_excluded=int(outcomes.size - n_used),
+        n_human_ties=int(human_ties.sum()) if human_ties is not None else 0,
+        n_score_ties=int(score_ties.sum()),
+    )
+
+
+def pairwise_accuracy(
+    chosen: Any,
+    rejected: Any,
+    *,
+    score_ties: str = "half",
+    human_ties: Any = None,
+    human_tie_policy: str = "exclude",
+    tie_threshold: float = 0.0,
+) -> AccuracyResult:
+    """Share of pairs where the scorer prefers the chosen response (see :func:`pairwise_outcomes`
+    for the tie policies). ``n_score_ties`` counts score ties on pairs humans did not tie.
+    RewardBench and RM-Bench count a score tie as wrong: pass ``score_ties="loss"`` to match them.
+    """
+    out, h, score_tie = _outcomes(
+        chosen,
+        rejected,
+        score_ties,
+        human_ties,
+        human_tie_policy,
+        tie_threshold,
+        "pairwise_accuracy",
+    )
+    return _summarise(out, h, score_tie)
+
+
+# --------------------------------------------------------------------- RewardBench-style sections
+
+
+@dataclass(frozen=True)
+class SectionScores:
+    """Per-section accuracies, their plain mean (``overall``) and the weight each subset got."""
+
+    sections: dict[str, float]
+    overall: float
+    weights: dict[str, dict[str, float]]
+
+
+def subset_accuracies(
+    chosen: Any,
+    rejected: Any,
+    subsets: Any,
+    *,
+    score_ties: str = "half",
+    human_ties: Any = None,
+    human_tie_policy: str = "exclude",
+    tie_threshold: float = 0.0,
+) -> dict[str, AccuracyResult]:
+    """Pairwise accuracy within each subset label (labels sorted), same policies as
+    :func:`pairwise_accuracy`."""
+    out, ht, score_tie = _outcomes(
+        chosen,
+        rejected,
+        score_ties,
+        human_ties,
+        human_tie_policy,
+        tie_threshold,
+        "subset_accuracies",
+    )
+    names, codes = _checks.labels("subset_accuracies", "subsets", subsets, out.size)
+    result: dict[str, AccuracyResult] = {}
+    for k, name in enumerate(names):
+        sel = codes == k
+        result[str(name)] = _summarise(out[sel], None if ht is None else ht[sel], score_tie[sel])
+    return result
+
+
+def section_scores(
+    subset_results: Mapping[str, AccuracyResult],
+    sections: Mapping[str, Sequence[str]],
+    *,
+    weighting: str = "count",
+) -> SectionScores:
+    """Aggregate subset accuracies into sections, then average the sections equally.
+
+    ``weighting="count"`` weights each subset by its number of used pairs (RewardBench's
+    ``calculate_scores_per_section`` weights by example count); ``"equal"`` gives every subset of a
+    section the same weight. A section naming a subset absent from ``subset_results`` is an error;
+    subsets not named by any section are simply not aggregated. Values are fractions, not percent.
+    """
+    who = "section_scores"
+    _checks.choice(who, "weighting", weighting, ("count", "equal"))
+    if not sections:
+        raise _checks.ScorerInputError(f"{who}: expected at least one section (got none)")
+    scores: dict[str, float] = {}
+    weights: dict[str, dict[str, float]] = {}
+    for section, members in sections.items():
+        if isinstance(members, str) or not members:
+            raise _checks.ScorerInputError(
+                f"{who}: section {section!r} must list one or more subset names (got {members!r})"
+            )
+        missing = [m for m in members if m not in subset_results]
+        if missing:
+            raise _checks.ScorerInputError(
+                f"{who}: section {section!r} names subsets with no results: {missing} "
+                f"(available: {sorted(subset_results)})"
+            )
+        w = {m: float(subset_results[m].n_used) if weighting == "count" else 1.0 for m in members}
+        total = sum(w.values())
+        if total == 0:
+            scores[section] = float("nan")
+        else:
+            acc = sum(w[m] * subset_results[m].value for m in members if w[m] > 0)
+            scores[section] = float(acc / total)
+        weights[section] = {m: (w[m] / total if total else 0.0) for m in members}
+    overall = float(np.mean(list(scores.values())))
+    return SectionScores(sections=scores, overall=overall, weights=weights)
+
+
+# -------------------------------------------------------------------------------- best of n
+
+
+def best_of_n_outcomes(chosen: Any, rejected: Any, *, score_ties: str = "half") -> np.ndarray:
+    """Per-item outcome of "chosen beats every rejected response".
+
+    ``rejected`` has shape (n_items, n_rejected). When the chosen score equals the best rejected
+    score and ``t`` rejected responses share it, "half" gives 1 / (t + 1) (the chance that a random
+    tie-break puts the chosen first), "loss" gives 0 and "drop" excludes the item (NaN).
+    """
+    who = "best_of_n_accuracy"
+    _checks.choice(who, "score_ties", score_ties, SCORE_TIES)
+    c = _checks.as_float_array(who, "chosen", chosen)
+    r = _checks.as_float_array(who, "rejected", rejected, ndim=2)
+    _checks.same_length(who, chosen=c, rejected=r)
+    if r.shape[1] == 0:
+        raise _checks.ScorerInputError(f"{who}: expected at least one rejected response per item")
+    best = r.max(axis=1)
+    out = (c > best).astype(np.float64)
+    tied = c == best
+    if tied.any():
+        if score_ties == "half":
+            t = (r[tied] == best[tied, None]).sum(axis=1)
+            out[tied] = 1.0 / (t + 1.0)
+        else:
+            out[tied] = _tie_credit(score_ties)
+    return out
+
+
+def best_of_n_accuracy(chosen: Any, rejected: Any, *, score_ties: str = "half") -> AccuracyResult:
+    """Share of items whose chosen response scores above all its rejected ones."""
+    out = best_of_n_outcomes(chosen, rejected, score_ties=score_ties)
+    c = np.asarray(chosen, dtype=np.float64)
+    tied = c == np.asarray(rejected, dtype=np.float64).max(axis=1)
+    return _summarise(out, None, tied)
+
+
+# ------------------------------------------------------------------------------ RM-Bench matrix
+
+
+@dataclass(frozen=True)
+class StyleMatrixResult:
+    """RM-Bench style accuracies.
+
+    ``matrix[i, j]`` is the accuracy of chosen style ``i`` against rejected style ``j``;
+    ``hard`` is the mean of the upper triangle (i < j: the chosen response is plainer than the
+    rejected one), ``normal`` the diagonal, ``easy`` the lower triangle, ``average`` their mean.
+    ``counts[i, j]`` is the number of prompts used in each cell.
+    """
+
+    matrix: np.ndarray
+    hard: float
+    normal: float
+    easy: float
+    average: float
+    counts: np.ndarray
+
+
+def rmbench_matrix(chosen: Any, rejected: Any, *, score_ties: str = "loss") -> StyleMatrixResult:
+    """RM-Bench's style-by-style accuracy matrix from (n_prompts, k) chosen and rejected scores.
+
+    Columns are styles from plainest to fanciest (RM-Bench: concise, detailed plain, detailed
+    markdown). RM-Bench's own ``compute_accuracy`` counts ``chosen > rejected`` and so scores a
+    tie as wrong: the default ``score_ties="loss"`` reproduces it; "half" and "drop" are offered.
+    """
+    who = "rmbench_matrix"
+    _checks.choice(who, "score_ties", score_ties, SCORE_TIES)
+    c = _checks.as_float_array(who, "chosen", chosen, ndim=2)
+    r = _checks.as_float_array(who, "rejected", rejected, ndim=2)
+    if c.shape != r.shape or c.shape[1] < 2:
+        raise _checks.ScorerInputError(
+            f"{who}: expected `chosen` and `rejected` of the same shape (n_prompts, k >= 2) "
+            f"(got {c.shape} and {r.shape})"
+        )
+    _checks.non_empty(who, c.shape[0], "prompts")
+    diff = c[:, :, None] - r[:, None, :]  # (n, i chosen style, j rejected style)
+    out = (diff > 0).astype(np.float64)
+    out[diff == 0] = _tie_credit(score_ties)
+    counts = (~np.isnan(out)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.nansum(out, axis=0) / counts
+    matrix[counts == 0] = np.nan
+    k = c.shape[1]
+    hard = float(matrix[np.triu_indices(k, 1)].mean())
+    easy = float(matrix[np.tril_indices(k, -1)].mean())
+    normal = float(np.diag(matrix).mean())
+    return StyleMatrixResult(
+        matrix=matrix,
+        hard=hard,
+        normal=normal,
+        easy=easy,
+        average=float(np.mean([hard, normal, easy])),
+        counts=counts,
+    )
+
+
+# ------------------------------------------------------------------------------- WMT tau-like
+
+
+@dataclass(frozen=True)
+class TauLikeResult:
+    """WMT DARR Kendall's tau-like with its counts (metric ties are inside ``discordant``)."""
+
+    value: float
+    concordant: int
+    discordant: int
+    n_ties: int
+
+
+def tau_like_outcomes(better: Any, worse: Any, *, higher_is_better: bool = True) -> np.ndarray:
+    """+1 where the metric ranks the human-preferred translation strictly better, else -1
+    (a metric tie counts as discordant, as in WMT DARR)."""
+    who = "kendall_tau_like"
+    b = _checks.as_float_array(who, "better", better)
+    w = _checks.as_float_array(who, "worse", worse)
+    _checks.same_length(who, better=b, worse=w)
+    agree = b > w if higher_is_better else b < w
+    return np.where(agree, 1.0, -1.0)
+
+
+def kendall_tau_like(better: Any, worse: Any, *, higher_is_better: bool = True) -> TauLikeResult:
+    """WMT "Kendall's tau-like" = (concordant - discordant) / (concordant + discordant) over DARR
+    pairs, where ``better`` holds the metric scores of the human-preferred translations."""
+    out = tau_like_outcomes(better, worse, higher_is_better=higher_is_better)
+    _checks.non_empty("kendall_tau_like", out.size, "pairs")
+    con = int((out > 0).sum())
+    dis = int(out.size - con)
+    ties = int((np.asarray(better, dtype=np.float64) == np.asarray(worse, dtype=np.float64)).sum())
+    return TauLikeResult(value=(con - dis) / out.size, concordant=con, discordant=dis, n_ties=ties)

@@ -1,0 +1,263 @@
+"""Correlations against scipy on real WMT MQM scores at every level; Kendall variants, acc23 and
+SPA on hand-worked cases."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from metricrm.core.errors import ScorerInputError
+from metricrm.meta import (
+    correlate,
+    kendall_tau_b,
+    kendall_tau_c,
+    pairwise_system_pvalues,
+    pearson,
+    soft_pairwise_accuracy,
+    spearman,
+    system_segment_matrix,
+    tie_calibrated_accuracy,
+)
+
+MQM = Path("scored") / "wmt-mqm-ted-ende" / "mqm_ted_ende.avg_seg_scores.tsv"
+
+
+@pytest.fixture(scope="module")
+def mqm(shared_data: Path) -> dict:
+    """Human MQM segment scores (NaN = unscored) and a seeded metric-like signal."""
+    systems, segments, human = [], [], []
+    lines = (shared_data / MQM).read_text(encoding="utf-8").splitlines()
+    assert lines[0].split() == ["system", "mqm_avg_score", "seg_id"]
+    for line in lines[1:]:
+        system, rest = line.split("\t")
+        score, seg = rest.split(" ")
+        systems.append(system)
+        segments.append(int(seg))
+        human.append(np.nan if score == "None" else float(score))
+    human = np.array(human)
+    rng = np.random.default_rng(20240601)
+    # Human signal plus noise, rounded to one decimal so that the metric has ties too.
+    metric = np.round(0.5 * np.nan_to_num(human) + rng.normal(size=human.size), 1)
+    return {
+        "systems": np.array(systems),
+        "segments": np.array(segments),
+        "human": human,
+        "metric": metric,
+    }
+
+
+SCIPY = {
+    pearson: lambda x, y: stats.pearsonr(x, y),
+    spearman: lambda x, y: stats.spearmanr(x, y),
+    kendall_tau_b: lambda x, y: stats.kendalltau(x, y, variant="b"),
+    kendall_tau_c: lambda x, y: stats.kendalltau(x, y, variant="c"),
+}
+FUNCS = list(SCIPY)
+IDS = [f.__name__ for f in FUNCS]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("fn", FUNCS, ids=IDS)
+def test_flat_level_equals_scipy(mqm, fn):
+    h, m = mqm["human"], mqm["metric"]
+    scored = ~np.isnan(h)
+    ours = correlate(h, m, fn, level="flat")
+    ref = SCIPY[fn](h[scored], m[scored])
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    assert (ours.n_items, ours.n_missing) == (int(scored.sum()), int((~scored).sum()))
+    assert ours.n_missing > 0  # the file has unscored segments: they must be counted, not used
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("fn", FUNCS, ids=IDS)
+def test_item_level_equals_average_of_scipy_per_segment(mqm, fn):
+    h, m, seg = mqm["human"], mqm["metric"], mqm["segments"]
+    per_group, small, undefined = [], 0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        for s in np.unique(seg):
+            sel = (seg == s) & ~np.isnan(h)
+            if sel.sum() < 2:
+                small += 1
+                continue
+            value = SCIPY[fn](h[sel], m[sel]).statistic
+            if np.isnan(value):
+                undefined += 1
+            else:
+                per_group.append(value)
+    ours = correlate(h, m, fn, level="item", groups=seg)
+    assert ours.statistic == pytest.approx(np.mean(per_group), abs=1e-9)
+    assert np.isnan(ours.pvalue)
+    assert (ours.n_groups, ours.n_skipped_small, ours.n_skipped_undefined) == (
+        len(per_group),
+        small,
+        undefined,
+    )
+    assert small > 0 and undefined > 0  # both kinds of skipped segment occur in this file
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("fn", FUNCS, ids=IDS)
+def test_system_level_equals_scipy_on_system_means(mqm, fn):
+    h, m, sys_ = mqm["human"], mqm["metric"], mqm["systems"]
+    names = np.unique(sys_)
+    scored = ~np.isnan(h)
+    sys_h = [h[(sys_ == s) & scored].mean() for s in names]
+    sys_m = [m[(sys_ == s) & scored].mean() for s in names]
+    ours = correlate(h, m, fn, level="system", systems=sys_)
+    ref = SCIPY[fn](sys_h, sys_m)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    assert 0 < ref.pvalue < 1e-3  # a real, non-trivial p-value is being compared
+    assert ours.n_groups == len(names) == 14
+
+
+def test_correlate_accepts_scipy_functions_and_checks_arguments():
+    x = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
+    y = np.array([1.0, 3.0, 2.0, 4.0, 0.0])
+    r = correlate(x, y, stats.kendalltau, level="flat")
+    assert r.statistic == pytest.approx(4 / 6) and r.n_missing == 1
+    # acc23 has the same contract: 5 of the 6 pairs are concordant, no ties anywhere
+    acc = correlate(x, y, tie_calibrated_accuracy, level="flat")
+    assert acc.statistic == pytest.approx(5 / 6) and np.isnan(acc.pvalue)
+    with pytest.raises(Exception, match=r"level='item' needs `groups`"):
+        correlate(x, y, level="item")
+    with pytest.raises(ScorerInputError, match=r"`metric` has nan at index 0"):
+        correlate(x, [np.nan, 1, 2, 3, 4])
+
+
+def test_kendall_hand_cases():
+    # x = 1 2 3 4, y = 1 3 2 4: pair (2,3) is discordant, the other 5 concordant -> 4 / 6
+    assert kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]).statistic == pytest.approx(4 / 6)
+    # x = 1 2 2 3, y = 1 2 3 3: C = 4, D = 0; one pair tied in x only, one in y only (P = 6)
+    # tau-b = 4 / sqrt((6 - 1) * (6 - 1)) = 0.8
+    # tau-c = 2 m (C - D) / (n^2 (m - 1)) with m = 3 distinct values, n = 4: 24 / 32 = 0.75
+    x, y = [1, 2, 2, 3], [1, 2, 3, 3]
+    assert kendall_tau_b(x, y).statistic == pytest.approx(0.8)
+    assert kendall_tau_c(x, y).statistic == pytest.approx(0.75)
+    assert np.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3]).statistic)
+
+
+def test_pearson_and_spearman_hand_cases():
+    # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
+    assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [10, 5, 1, 0]).statistic == pytest.approx(-1.0)
+    assert np.isnan(pearson([2, 2, 2], [1, 2, 3]).statistic)
+
+
+# ------------------------------------------------------------------------------------- acc23
+
+
+def test_acc23_search_finds_the_tie_threshold():
+    # human 1 1 1 2; metric 0 0.5 1 3. Human-tied pairs have metric diffs 0.5, 1, 0.5; the three
+    # concordant pairs (with item 3) have diffs 3, 2.5, 2.
+    # eps 0: 3/6; eps 0.5: 5/6; eps 1: 6/6; eps 2: the (2, 3) pair is lost -> 5/6.
+    r = tie_calibrated_accuracy([1, 1, 1, 2], [0, 0.5, 1, 3])
+    assert (r.accuracy, r.epsilon, r.n_pairs) == (1.0, 1.0, 6)
+    assert tie_calibrated_accuracy(
+        [1, 1, 1, 2], [0, 0.5, 1, 3], epsilon=0.5
+    ).accuracy == pytest.approx(5 / 6)
+    assert tie_calibrated_accuracy(
+        [1, 1, 1, 2], [0, 0.5, 1, 3], epsilon=2
+    ).accuracy == pytest.approx(5 / 6)
+
+
+def test_acc23_keeps_the_smallest_best_epsilon():
+    # human 1 1 2 3; metric 0 1 0.5 3: the tied pair (0, 1) has diff 1; concordant pairs
+    # (0,2) 0.5, (0,3) 3, (1,3) 2, (2,3) 2.5; pair (1,2) is discordant.
+    # eps 0: 4/6. eps 1: tie gained, (0,2) lost: 4/6 again -> the smaller epsilon, 0, is kept.
+    r = tie_calibrated_accuracy([1, 1, 2, 3], [0, 1, 0.5, 3])
+    assert r.accuracy == pytest.approx(4 / 6) and r.epsilon == 0.0
+
+
+def test_acc23_grouped_averages_groups_with_one_epsilon():
+    # group a: human 1 1 2, metric 0 1 3 -> pairs: tie d=1, concordant d=3 and d=2
+    # group b: human 1 2 3, metric 0 2 4 -> concordant d=2, 4, 2
+    # eps 0: (2/3 + 1) / 2 = 5/6; eps 1: (1 + 1) / 2 = 1. Group c has one item: skipped.
+    # The NaN human score in group a is left out and counted.
+    human = [1, 1, 2, np.nan, 1, 2, 3, 5]
+    metric = [0, 1, 3, 7, 0, 2, 4, 9]
+    groups = ["a", "a", "a", "a", "b", "b", "b", "c"]
+    r = tie_calibrated_accuracy(human, metric, groups=groups)
+    assert (r.accuracy, r.epsilon) == (pytest.approx(1.0), 1.0)
+    assert (r.n_pairs, r.n_groups, r.n_groups_skipped, r.n_missing) == (6, 2, 1, 1)
+    assert tie_calibrated_accuracy(
+        human, metric, groups=groups, epsilon=0
+    ).accuracy == pytest.approx(5 / 6)
+
+
+def _acc23_brute_force(h: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    """Evaluate every candidate epsilon over every pair directly (mt-metrics-eval's definition)."""
+    i, j = np.triu_indices(h.size, 1)
+    dh, dm = h[j] - h[i], m[j] - m[i]
+    best = (-1.0, 0.0)
+    for eps in np.unique(np.r_[0.0, np.abs(dm)]):
+        m_tie, h_tie = np.abs(dm) <= eps, dh == 0
+        correct = (h_tie & m_tie) | (~h_tie & ~m_tie & (np.sign(dh) == np.sign(dm)))
+        if correct.mean() > best[0]:
+            best = (correct.mean(), eps)
+    return best
+
+
+@pytest.mark.shared_data
+def test_acc23_matches_brute_force_on_real_scores(mqm):
+    # One system's scored segments: real MQM scores with many exact ties (zeros).
+    sel = (mqm["systems"] == "Nemo") & ~np.isnan(mqm["human"])
+    h, m = mqm["human"][sel], mqm["metric"][sel]
+    r = tie_calibrated_accuracy(h, m)
+    acc, eps = _acc23_brute_force(h, m)
+    assert r.accuracy == pytest.approx(acc, abs=1e-12) and r.epsilon == eps
+    assert r.n_pairs == h.size * (h.size - 1) // 2
+
+
+# --------------------------------------------------------------------------------------- SPA
+
+
+def test_pairwise_system_pvalues_enumerated_by_hand():
+    # Systems A = [3, 1], B = [0, 0]; all four sign patterns of two segments.
+    # Observed sum(A) - sum(B) = 4; permuted deltas 3 s1 + s2 = 4, 2, -2, -4 -> p(A > B) = 1/4;
+    # for B > A the observed -4 is matched or beaten by all four -> p = 1.
+    signs = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=float)
+    p = pairwise_system_pvalues([[3, 1], [0, 0]], signs)
+    assert p[0, 1] == 0.25 and p[1, 0] == 1.0 and np.isnan(p[0, 0])
+
+
+def test_pairwise_system_pvalues_equal_a_loop():
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(4, 30))
+    signs = np.where(rng.integers(0, 2, size=(200, 30)) == 1, -1.0, 1.0)
+    p = pairwise_system_pvalues(scores, signs)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                observed = scores[i].sum() - scores[j].sum()
+                null = [(s * scores[i]).sum() - (s * scores[j]).sum() for s in signs]
+                assert p[i, j] == pytest.approx(np.mean(np.array(null) >= observed - 1e-12))
+
+
+@pytest.mark.shared_data
+def test_spa_on_real_mqm_matrix(mqm):
+    H, systems, segments = system_segment_matrix(mqm["human"], mqm["systems"], mqm["segments"])
+    M, _, _ = system_segment_matrix(mqm["metric"], mqm["systems"], mqm["segments"])
+    assert H.shape == (14, len(np.unique(mqm["segments"])))
+    dropped = int(np.isnan(H).any(axis=0).sum())
+    same = soft_pairwise_accuracy(
+        H, np.nan_to_num(H), rng=np.random.default_rng(0), n_resamples=200
+    )
+    assert same.value == 1.0  # identical scores on the kept segments, identical swaps
+    assert (same.n_segments, same.n_segments_dropped) == (H.shape[1] - dropped, dropped)
+    noisy = soft_pairwise_accuracy(H, M, rng=np.random.default_rng(0), n_resamples=200)
+    again = soft_pairwise_accuracy(H, M, rng=np.random.default_rng(0), n_resamples=200)
+    assert 0.5 < noisy.value < 1.0 and noisy.value == again.value
+    flipped = soft_pairwise_accuracy(
+        H, M, rng=np.random.default_rng(0), n_resamples=200, higher_is_better=False
+    )
+    assert flipped.value < noisy.value
+    upper = np.triu_indices(14, 1)
+    expected = 1 - np.abs(noisy.human_pvalues - noisy.metric_pvalues)[upper].mean()
+    assert noisy.value == pytest.approx(expected)
