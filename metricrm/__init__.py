@@ -42,6 +42,11 @@ _LAZY = {
     "load_preference_pairs": "metricrm.data:load_preference_pairs",
     "load_pointwise_items": "metricrm.data:load_pointwise_items",
     "score_in_chunks": "metricrm.core.batching:score_in_chunks",
+    "score_with_cache": "metricrm.core.batching:score_with_cache",
+    "ScoreCache": "metricrm.core.cache:ScoreCache",
+    "CacheStats": "metricrm.core.cache:CacheStats",
+    "meta": "metricrm.meta",
+    "meta_evaluate": "metricrm.meta_eval:meta_evaluate",
 }
 
 

@@ -1,0 +1,597 @@
+"""``meta_evaluate``: score every scorer on a dataset with human judgments and measure agreement.
+
+Scoring goes through the persistent score cache (so reruns and resumed runs recompute nothing
+that finished); the statistics come from :mod:`metricrm.meta`. The result is one tidy pandas
+DataFrame with a row per (scorer, dataset, subset, human judgment, level, statistic).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .core.batching import score_in_chunks, score_with_cache
+from .core.cache import CacheStats, ScoreCache
+from .core.errors import ScorerConfigError, ScorerInputError
+from .core.records import PointwiseItem, PreferencePair
+from .core.registry import get_scorer
+from .core.types import Scorer
+from . import meta
+
+PREFERENCE_STATISTICS = ("accuracy", "tau_like", "rmbench")
+POINTWISE_STATISTICS = ("pearson", "spearman", "kendall_b", "kendall_c", "acc23", "spa")
+LEVELS = ("flat", "item", "system")
+COLUMNS = [
+    "scorer", "dataset", "subset", "human", "level", "statistic", "value",
+    "ci_low", "ci_high", "n", "n_excluded", "cluster", "signature",
+]  # fmt: skip
+
+_CORR: dict[str, Callable[..., Any]] = {
+    "pearson": meta.pearson,
+    "spearman": meta.spearman,
+    "kendall_b": meta.kendall_tau_b,
+    "kendall_c": meta.kendall_tau_c,
+}
+_ROW = {"pearson": meta.PEARSON, "spearman": meta.SPEARMAN}
+_SYSTEM_CORR = {"pearson": "pearson", "spearman": "spearman", "kendall_b": "kendall"}
+
+
+@dataclass
+class MetaEvalConfig:
+    """Settings shared by every statistic of one ``meta_evaluate`` call."""
+
+    n_resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    score_ties: str = "half"
+    human_tie_policy: str = "exclude"
+    tie_threshold: float = 0.0
+    significance: bool = True
+    alpha: float = 0.05
+
+    def rng(self, *key: Any) -> np.random.Generator:
+        """A generator for one statistic: depends on the seed and the row's identity only, so
+        adding a scorer or a dataset does not change any other row's interval."""
+        return np.random.default_rng([self.seed, zlib.crc32(repr(key).encode("utf-8"))])
+
+
+# ----------------------------------------------------------------------------------- scoring
+
+
+def _resolve_scorers(scorers: Any) -> list[Scorer]:
+    if isinstance(scorers, (str, Scorer)) or hasattr(scorers, "score"):
+        scorers = [scorers]
+    if isinstance(scorers, Mapping):
+        out = []
+        for name, s in scorers.items():
+            scorer = get_scorer(name, **s) if isinstance(s, Mapping) else s
+            out.append(scorer)
+        scorers = out
+    resolved = [get_scorer(s) if isinstance(s, str) else s for s in scorers]
+    if not resolved:
+        raise ScorerConfigError("meta_evaluate: expected at least one scorer (got none)")
+    names = [s.name for s in resolved]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ScorerConfigError(
+            f"meta_evaluate: scorer names must be unique (got {dupes} more than once); "
+            "register differently configured copies under their own names"
+        )
+    return resolved
+
+
+def _resolve_cache(cache: Any) -> ScoreCache | None:
+    if cache is False:
+        return None
+    if cache is None or cache is True:
+        return ScoreCache()
+    if isinstance(cache, ScoreCache):
+        return cache
+    if isinstance(cache, (str, Path)):
+        return ScoreCache(cache)
+    raise ScorerConfigError(
+        f"meta_evaluate: `cache` must be a ScoreCache, a folder, None (default folder) or False "
+        f"(got {type(cache).__name__})"
+    )
+
+
+def _shared_field(dataset: str, records: Sequence[Any], field: str) -> list | None:
+    """The field for every record, or None when no record has it; an error when only some do."""
+    values = [getattr(r, field) for r in records]
+    present = [bool(v) for v in values]
+    if not any(present):
+        return None
+    if not all(present):
+        i = present.index(False)
+        raise ScorerInputError(
+            f"meta_evaluate: dataset {dataset!r}: record {i} has no {field} while others do; "
+            f"expected {field} on every record or on none"
+        )
+    return [list(v) if field == "references" else v for v in values]
+
+
+def _score(
+    scorer: Scorer,
+    dataset: str,
+    responses: list,
+    references: list | None,
+    prompts: list | None,
+    sources: list | None,
+    cache: ScoreCache | None,
+    chunk_size: int,
+    progress: bool,
+    stats: CacheStats | None,
+) -> np.ndarray:
+    if references is None and getattr(scorer, "requires_references", False):
+        raise ScorerInputError(
+            f"{scorer.name}: needs references, but dataset {dataset!r} has none; "
+            "choose reference-free scorers for it"
+        )
+    kwargs = dict(references=references, prompts=prompts, sources=sources)
+    desc = f"{scorer.name} on {dataset}"
+    if cache is None:
+        if stats is not None:
+            stats.computed += len(responses)
+        result = score_in_chunks(
+            scorer, responses, chunk_size=chunk_size, progress=progress, desc=desc, **kwargs
+        )
+    else:
+        result = score_with_cache(
+            scorer, responses, cache=cache, chunk_size=chunk_size, progress=progress,
+            desc=desc, stats=stats, **kwargs,
+        )  # fmt: skip
+    return result.scores
+
+
+def _empty_mask(texts: Sequence[Any]) -> np.ndarray:
+    def empty(t: Any) -> bool:
+        if isinstance(t, str):
+            return not t.strip()
+        if isinstance(t, (list, tuple)):
+            return not "".join(str(m.get("content", "")) for m in t).strip()
+        return False
+
+    return np.array([empty(t) for t in texts], dtype=bool)
+
+
+# ---------------------------------------------------------------------------------- rows
+
+
+def _row(scorer: Scorer, dataset: str, subset: str, human: str | None, level: str,
+         statistic: str, value: float, ci: tuple[float, float], n: int, n_excluded: int) -> dict:  # fmt: skip
+    return {
+        "scorer": scorer.name, "dataset": dataset, "subset": subset, "human": human,
+        "level": level, "statistic": statistic, "value": float(value),
+        "ci_low": float(ci[0]), "ci_high": float(ci[1]), "n": int(n),
+        "n_excluded": int(n_excluded), "cluster": np.nan, "signature": scorer.signature,
+    }  # fmt: skip
+
+
+def _mean_ci(outcomes: np.ndarray, cfg: MetaEvalConfig, key: tuple, groups: Any = None):
+    """Point estimate and bootstrap interval of the mean of per-item outcomes (NaN excluded)."""
+    if np.isnan(outcomes).all():
+        return float("nan"), (float("nan"), float("nan"))
+    method = "counts" if groups is None else "indices"
+    boot = meta.bootstrap(
+        meta.MEAN, outcomes, rng=cfg.rng(*key), n_resamples=cfg.n_resamples,
+        confidence=cfg.confidence, groups=groups, method=method,
+    )  # fmt: skip
+    return boot.estimate, (boot.low, boot.high)
+
+
+# --------------------------------------------------------------------------- preference
+
+
+def _preference_rows(
+    scorer: Scorer,
+    dataset: str,
+    pairs: Sequence[PreferencePair],
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+    statistics: Sequence[str],
+    cfg: MetaEvalConfig,
+    n_dropped: int,
+    outcomes_out: dict,
+) -> list[dict]:
+    sign = 1.0 if scorer.higher_is_better else -1.0
+    c, r = sign * chosen, sign * rejected
+    human_ties = np.array([p.label == "tie" for p in pairs])
+    subsets = np.array([p.subset or "all" for p in pairs], dtype=object)
+    names = ["all"] + (sorted(set(subsets)) if len(set(subsets)) > 1 else [])
+    rows: list[dict] = []
+    everything = np.ones(len(pairs), dtype=bool)
+    for stat in statistics:
+        groups_all = None
+        if stat == "accuracy":
+            outcomes = meta.pairwise_outcomes(
+                c, r, score_ties=cfg.score_ties, human_ties=human_ties,
+                human_tie_policy=cfg.human_tie_policy, tie_threshold=cfg.tie_threshold,
+            )  # fmt: skip
+            parts = {"accuracy": everything}
+        elif stat == "tau_like":
+            outcomes = meta.tau_like_outcomes(c, r, higher_is_better=True)
+            outcomes[human_ties] = np.nan  # DARR has no ties; any given are excluded, counted
+            parts = {"tau_like": everything}
+        else:  # "rmbench" (statistics were validated by the caller)
+            if any("difficulty" not in p.meta or "prompt_id" not in p.meta for p in pairs):
+                raise ScorerConfigError(
+                    f"meta_evaluate: statistic 'rmbench' needs RM-Bench style pairs (meta "
+                    f"'difficulty' and 'prompt_id', as load_rm_bench gives); dataset {dataset!r} "
+                    "has pairs without them"
+                )
+            outcomes = meta.pairwise_outcomes(c, r, score_ties="loss")  # RM-Bench: tie = wrong
+            difficulty = np.array([p.meta["difficulty"] for p in pairs], dtype=object)
+            parts = {f"rmbench_{d}": difficulty == d for d in ("hard", "normal", "easy")}
+            # Each difficulty holds 3 of the 9 style pairs per prompt, so the mean of the three
+            # accuracies is the mean over all pairs.
+            parts["rmbench_average"] = everything
+            # Resample prompts, not pairs: the 9 pairs of a prompt share its responses.
+            groups_all = np.array([f"{p.subset}/{p.meta['prompt_id']}" for p in pairs])
+        for subset in names:
+            in_subset = everything if subset == "all" else subsets == subset
+            for name, relevant in parts.items():
+                keep = relevant & in_subset
+                v = outcomes[keep]
+                groups = None if groups_all is None else groups_all[keep]
+                value, ci = _mean_ci(v, cfg, (scorer.name, dataset, subset, name), groups)
+                n_excluded = int(np.isnan(v).sum()) + (n_dropped if subset == "all" else 0)
+                rows.append(
+                    _row(scorer, dataset, subset, None, "pair", name, value, ci,
+                         int((~np.isnan(v)).sum()), n_excluded)
+                )  # fmt: skip
+                outcomes_out[(subset, None, "pair", name)] = v
+    return rows
+
+
+# ----------------------------------------------------------------------------- pointwise
+
+
+def _human_keys(dataset: str, items: Sequence[PointwiseItem], human: str | Sequence[str] | None):
+    available = sorted({k for it in items for k in it.human})
+    if not available:
+        raise ScorerInputError(
+            f"meta_evaluate: dataset {dataset!r} has no human scores; expected PointwiseItem.human "
+            "to hold at least one judgment"
+        )
+    keys = available if human is None else [human] if isinstance(human, str) else list(human)
+    missing = [k for k in keys if k not in available]
+    if missing:
+        raise ScorerConfigError(
+            f"meta_evaluate: dataset {dataset!r} has no human judgment {missing}; "
+            f"available: {available}"
+        )
+    return keys
+
+
+def _human_array(items: Sequence[PointwiseItem], key: str) -> np.ndarray:
+    return np.array(
+        [np.nan if it.human.get(key) is None else float(it.human[key]) for it in items]
+    )
+
+
+def _flat_stat(stat: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """statistic(metric, human) -> float for the loop bootstrap."""
+    if stat == "acc23":
+        return lambda m, h: meta.tie_calibrated_accuracy(h, m).accuracy
+    fn = _CORR[stat]
+    return lambda m, h: fn(h, m).statistic
+
+
+def _system_stat(stat: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """statistic(metric_columns, human_columns) over (n_segments, n_systems) columns."""
+    flat = _flat_stat(stat)
+
+    def compute(m_cols: np.ndarray, h_cols: np.ndarray) -> float:
+        avail = ~np.isnan(h_cols)
+        count = avail.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sys_h = np.where(avail, h_cols, 0.0).sum(axis=0) / count
+            sys_m = np.where(avail, m_cols, 0.0).sum(axis=0) / count
+        ok = count > 0
+        return flat(sys_m[ok], sys_h[ok])
+
+    return compute
+
+
+def _pointwise_rows(
+    scorer: Scorer,
+    dataset: str,
+    items: Sequence[PointwiseItem],
+    scores: np.ndarray,
+    keys: Sequence[str],
+    statistics: Sequence[str],
+    levels: Sequence[str],
+    cfg: MetaEvalConfig,
+    arrays_out: dict,
+) -> list[dict]:
+    m_all = scores if scorer.higher_is_better else -scores
+    groups = np.array([str(it.group) for it in items]) if all(it.group is not None for it in items) else None
+    systems = np.array([str(it.system) for it in items]) if all(it.system is not None for it in items) else None
+    rows: list[dict] = []
+    boot = dict(n_resamples=cfg.n_resamples, confidence=cfg.confidence)
+    for key in keys:
+        h_all = _human_array(items, key)
+        scored = ~np.isnan(h_all)
+        h, m = h_all[scored], m_all[scored]
+        n_missing = int((~scored).sum())
+        for level in levels:
+            for stat in statistics:
+                if stat == "spa" and level != "system":
+                    continue
+                rkey = (scorer.name, dataset, key, level, stat)
+                if level == "flat":
+                    if h.size < 2:
+                        raise ScorerInputError(
+                            f"meta_evaluate: dataset {dataset!r} has {h.size} items with a "
+                            f"{key!r} score; expected at least 2"
+                        )
+                    value = _flat_stat(stat)(m, h)
+                    statistic = _ROW.get(stat, _flat_stat(stat))
+                    b = meta.bootstrap(statistic, m, h, rng=cfg.rng(*rkey), **boot)
+                    rows.append(_row(scorer, dataset, "all", key, level, stat, value,
+                                     (b.low, b.high), h.size, n_missing))  # fmt: skip
+                    arrays_out[("all", key, level, stat)] = (m, h)
+                elif level == "item":
+                    g = groups[scored]
+                    per_group = []
+                    eps = (
+                        meta.tie_calibrated_accuracy(h, m, groups=g).epsilon
+                        if stat == "acc23" else None
+                    )  # fmt: skip
+                    order = np.argsort(g, kind="stable")
+                    bounds = np.flatnonzero(g[order][1:] != g[order][:-1]) + 1
+                    n_groups = 0
+                    for idx in np.split(order, bounds):
+                        n_groups += 1
+                        if idx.size < 2:
+                            continue
+                        if stat == "acc23":
+                            v = meta.tie_calibrated_accuracy(h[idx], m[idx], epsilon=eps).accuracy
+                        else:
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore")
+                                v = _CORR[stat](h[idx], m[idx]).statistic
+                        if not np.isnan(v):
+                            per_group.append(v)
+                    per_group_arr = np.array(per_group)
+                    value, ci = _mean_ci(per_group_arr, cfg, rkey)
+                    rows.append(_row(scorer, dataset, "all", key, level, stat, value, ci,
+                                     per_group_arr.size, n_groups - per_group_arr.size))  # fmt: skip
+                else:  # system
+                    m_mat, sys_labels, _ = meta.system_segment_matrix(m_all, systems, groups)
+                    h_mat, _, _ = meta.system_segment_matrix(h_all, systems, groups)
+                    m_cols, h_cols = m_mat.T, h_mat.T
+                    has_human = (~np.isnan(h_mat)).any(axis=1)
+                    if stat == "spa":
+                        keep = has_human
+                        spa_seed = cfg.rng(*rkey).integers(2**32)
+
+                        def spa(mc, hc, _seed=spa_seed, _keep=keep):
+                            return meta.soft_pairwise_accuracy(
+                                hc.T[_keep], mc.T[_keep], rng=np.random.default_rng(_seed),
+                                n_resamples=cfg.n_resamples,
+                            ).value  # fmt: skip
+
+                        value = spa(m_cols, h_cols)
+                        b = meta.bootstrap(spa, m_cols, h_cols, rng=cfg.rng(*rkey, "boot"), **boot)
+                    else:
+                        statistic = (
+                            meta.system_level(_SYSTEM_CORR[stat])
+                            if stat in _SYSTEM_CORR else _system_stat(stat)
+                        )  # fmt: skip
+                        value = _system_stat(stat)(m_cols, h_cols)
+                        b = meta.bootstrap(statistic, m_cols, h_cols, rng=cfg.rng(*rkey), **boot)
+                        if stat in _SYSTEM_CORR:
+                            arrays_out[("all", key, level, stat)] = (m_cols, h_cols)
+                    rows.append(_row(scorer, dataset, "all", key, level, stat, value,
+                                     (b.low, b.high), int(has_human.sum()),
+                                     int((~has_human).sum())))  # fmt: skip
+    return rows
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+def _add_clusters(rows: list[dict], arrays: dict[str, dict], cfg: MetaEvalConfig, dataset: str) -> None:
+    """WMT-style significance clusters across scorers, where the statistic has a vectorised
+    paired permutation test (pairwise statistics, flat Pearson/Spearman, system level)."""
+    names = list(arrays)
+    if len(names) < 2:
+        return
+    keys = set.intersection(*(set(arrays[n]) for n in names))
+    for key in sorted(keys, key=repr):
+        subset, human, level, stat = key
+        first = arrays[names[0]][key]
+        if level == "pair":
+            statistic, cands, shared, std = meta.MEAN, {n: arrays[n][key] for n in names}, (), False
+        elif level == "flat" and stat in _ROW:
+            statistic, std = _ROW[stat], True
+            cands, shared = {n: arrays[n][key][0] for n in names}, (first[1],)
+        elif level == "system":
+            statistic, std = meta.system_level(_SYSTEM_CORR[stat]), True
+            cands, shared = {n: arrays[n][key][0] for n in names}, (first[1],)
+        else:
+            continue
+        try:
+            result = meta.rank_scorers(
+                statistic, cands, *shared, rng=cfg.rng("clusters", dataset, *key),
+                n_resamples=cfg.n_resamples, alpha=cfg.alpha, standardize=std,
+            )  # fmt: skip
+        except ScorerInputError:  # e.g. a statistic undefined for some scorer: no ranking
+            continue
+        clusters = result.as_dict()
+        for row in rows:
+            if (row["dataset"], row["subset"], row["human"], row["level"], row["statistic"]) == (
+                dataset, subset, human, level, stat
+            ):
+                row["cluster"] = clusters.get(row["scorer"], np.nan)
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def _kind(dataset: str, records: Sequence[Any]) -> str:
+    if not records:
+        raise ScorerInputError(f"meta_evaluate: dataset {dataset!r} is empty")
+    if all(isinstance(r, PreferencePair) for r in records):
+        return "preference"
+    if all(isinstance(r, PointwiseItem) for r in records):
+        return "pointwise"
+    bad = next(i for i, r in enumerate(records) if not isinstance(r, (PreferencePair, PointwiseItem)))
+    raise ScorerInputError(
+        f"meta_evaluate: dataset {dataset!r} must hold only PreferencePair or only PointwiseItem "
+        f"records (record {bad} is {type(records[bad]).__name__}, or the kinds are mixed)"
+    )
+
+
+def meta_evaluate(
+    scorers: Any,
+    dataset: Sequence[Any] | Mapping[str, Sequence[Any]],
+    *,
+    dataset_name: str = "dataset",
+    statistics: Sequence[str] | None = None,
+    levels: Sequence[str] | None = None,
+    human: str | Sequence[str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    score_ties: str = "half",
+    human_tie_policy: str = "exclude",
+    tie_threshold: float = 0.0,
+    significance: bool = True,
+    alpha: float = 0.05,
+    exclude_empty: bool = False,
+    cache: Any = None,
+    chunk_size: int = 256,
+    progress: bool = True,
+    cache_stats: CacheStats | None = None,
+):
+    """Score every scorer on every record and measure agreement with the human judgments.
+
+    ``scorers``: names, Scorer instances, or ``{name: settings}``. ``dataset``: a list of
+    ``PreferencePair`` or ``PointwiseItem`` records, or ``{name: records}`` for several.
+    Preference statistics: "accuracy" (default; per subset and overall, with ``score_ties`` /
+    ``human_tie_policy``), "tau_like" (WMT DARR), "rmbench" (hard / normal / easy / average,
+    default for RM-Bench pairs). Pointwise statistics: "pearson", "spearman", "kendall_b"
+    (defaults), "kendall_c", "acc23", "spa" (system level only), at ``levels`` flat / item
+    (needs ``group``) / system (needs ``system`` and ``group``). Lower-is-better scorers are
+    negated first, so a larger value always means closer agreement.
+
+    Every value has a bootstrap percentile interval (items resampled; groups at item level,
+    prompts for RM-Bench, segments at system level) with a generator seeded by ``seed`` and the
+    row's identity. With ``significance``, ``cluster`` ranks scorers as WMT does (1 = top).
+    Scores go through the score cache (``cache``: a ScoreCache, a folder, None for the default
+    folder, False for none); ``cache_stats`` counts cached and computed items.
+    Returns a DataFrame with columns ``COLUMNS``.
+    """
+    import pandas as pd
+
+    cfg = MetaEvalConfig(n_resamples, confidence, seed, score_ties, human_tie_policy,
+                         tie_threshold, significance, alpha)  # fmt: skip
+    datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
+    scorer_list = _resolve_scorers(scorers)
+    store = _resolve_cache(cache)
+    rows: list[dict] = []
+    for name, records in datasets.items():
+        records = list(records)
+        kind = _kind(name, records)
+        allowed = PREFERENCE_STATISTICS if kind == "preference" else POINTWISE_STATISTICS
+        if statistics is None:
+            if kind == "preference":
+                stats = ["accuracy"]
+                if all("difficulty" in r.meta and "prompt_id" in r.meta for r in records):
+                    stats.append("rmbench")
+            else:
+                stats = ["pearson", "spearman", "kendall_b"]
+        else:
+            stats = [s for s in statistics if s in allowed]
+            unknown = [s for s in statistics if s not in PREFERENCE_STATISTICS + POINTWISE_STATISTICS]
+            if unknown:
+                raise ScorerConfigError(
+                    f"meta_evaluate: unknown statistic(s) {unknown}; valid for preference pairs: "
+                    f"{list(PREFERENCE_STATISTICS)}, for pointwise items: {list(POINTWISE_STATISTICS)}"
+                )
+            if not stats:
+                raise ScorerConfigError(
+                    f"meta_evaluate: none of {list(statistics)} applies to {kind} dataset "
+                    f"{name!r}; valid: {list(allowed)}"
+                )
+
+        n_dropped = 0
+        if kind == "preference":
+            empty = _empty_mask([p.chosen for p in records]) | _empty_mask([p.rejected for p in records])
+        else:
+            empty = _empty_mask([it.response for it in records])
+        if empty.any():
+            where = np.flatnonzero(empty)
+            if not exclude_empty:
+                raise ScorerInputError(
+                    f"meta_evaluate: dataset {name!r} has {where.size} record(s) with an empty "
+                    f"response (first: record {where[0]}); pass exclude_empty=True to leave them "
+                    "out (they are counted in n_excluded)"
+                )
+            warnings.warn(
+                f"meta_evaluate: dataset {name!r}: excluded {where.size} record(s) with an empty "
+                f"response: {where[:10].tolist()}{' ...' if where.size > 10 else ''}",
+                stacklevel=2,
+            )
+            records = [r for r, e in zip(records, empty) if not e]
+            n_dropped = int(where.size)
+
+        if kind == "pointwise":
+            keys = _human_keys(name, records, human)
+            have_groups = all(it.group is not None for it in records)
+            have_systems = all(it.system is not None for it in records)
+            if levels is None:
+                lv = ["flat"] + (["item"] if have_groups else []) + (
+                    ["system"] if have_groups and have_systems else [])  # fmt: skip
+            else:
+                lv = list(levels)
+                bad = [x for x in lv if x not in LEVELS]
+                if bad:
+                    raise ScorerConfigError(f"meta_evaluate: unknown level(s) {bad}; valid: {list(LEVELS)}")
+                if ("item" in lv or "system" in lv) and not have_groups:
+                    raise ScorerConfigError(
+                        f"meta_evaluate: levels item/system need a group (source segment) on "
+                        f"every item of dataset {name!r}"
+                    )
+                if "system" in lv and not have_systems:
+                    raise ScorerConfigError(
+                        f"meta_evaluate: level system needs a system on every item of {name!r}"
+                    )
+            if "spa" in stats and "system" not in lv:
+                raise ScorerConfigError("meta_evaluate: statistic 'spa' needs level 'system'")
+
+        arrays: dict[str, dict] = {}
+        for scorer in scorer_list:
+            out: dict = {}
+            if kind == "preference":
+                n = len(records)
+                both = lambda f: (None if f is None else f + f)  # noqa: E731
+                scores = _score(
+                    scorer, name, [p.chosen for p in records] + [p.rejected for p in records],
+                    both(_shared_field(name, records, "references")),
+                    both(_shared_field(name, records, "prompt")),
+                    both(_shared_field(name, records, "source")),
+                    store, chunk_size, progress, cache_stats,
+                )  # fmt: skip
+                rows += _preference_rows(scorer, name, records, scores[:n], scores[n:], stats,
+                                         cfg, n_dropped, out)  # fmt: skip
+            else:
+                scores = _score(
+                    scorer, name, [it.response for it in records],
+                    _shared_field(name, records, "references"),
+                    _shared_field(name, records, "prompt"),
+                    _shared_field(name, records, "source"),
+                    store, chunk_size, progress, cache_stats,
+                )  # fmt: skip
+                rows += _pointwise_rows(scorer, name, records, scores, keys, stats, lv, cfg, out)
+            arrays[scorer.name] = out
+        if significance:
+            _add_clusters(rows, arrays, cfg, name)
+    return pd.DataFrame(rows, columns=COLUMNS)
