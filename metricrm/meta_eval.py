@@ -496,6 +496,15 @@ def meta_evaluate(
     datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
     scorer_list = _resolve_scorers(scorers)
     store = _resolve_cache(cache)
+    # Check every dataset against every scorer before scoring anything.
+    for name, records in datasets.items():
+        if _kind(name, list(records)) and not all(getattr(r, "references", None) for r in records):
+            for scorer in scorer_list:
+                if getattr(scorer, "requires_references", False):
+                    raise ScorerInputError(
+                        f"{scorer.name}: needs references, but dataset {name!r} has none "
+                        "(on some or all records); choose reference-free scorers for it"
+                    )
     rows: list[dict] = []
     for name, records in datasets.items():
         records = list(records)
