@@ -1,4 +1,5 @@
-"""The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``.
+"""The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``,
+``meta-eval`` scorers against human judgments (in :mod:`metricrm.cli_meta_eval`).
 
 Thin by design: it parses arguments, calls the public API and prints. Errors from metricrm
 (bad input, unknown scorer or setting) print ``metricrm: error: ...`` and exit with status 2.
@@ -457,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (no model load)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    from .cli_meta_eval import add_parser as add_meta_eval
+
+    add_meta_eval(sub)
     return parser
 
 
@@ -470,7 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    if getattr(args, "chunk_size", 1) < 1:
+    chunk_size = getattr(args, "chunk_size", None)  # None: meta-eval takes it from a config
+    if chunk_size is not None and chunk_size < 1:
         print(f"metricrm: error: --chunk-size must be at least 1 (got {args.chunk_size})",
               file=sys.stderr)
         return 2

@@ -307,6 +307,7 @@ def _pointwise_rows(
     statistics: Sequence[str],
     levels: Sequence[str],
     cfg: MetaEvalConfig,
+    n_dropped: int,
     arrays_out: dict,
 ) -> list[dict]:
     m_all = scores if scorer.higher_is_better else -scores
@@ -318,7 +319,7 @@ def _pointwise_rows(
         h_all = _human_array(items, key)
         scored = ~np.isnan(h_all)
         h, m = h_all[scored], m_all[scored]
-        n_missing = int((~scored).sum())
+        n_missing = int((~scored).sum()) + n_dropped  # no human score, or dropped as empty
         for level in levels:
             for stat in statistics:
                 if stat == "spa" and level != "system":
@@ -494,11 +495,12 @@ def meta_evaluate(
     cfg = MetaEvalConfig(n_resamples, confidence, seed, score_ties, human_tie_policy,
                          tie_threshold, significance, alpha)  # fmt: skip
     datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
+    datasets = {k: list(v) for k, v in datasets.items()}  # generators are read once
     scorer_list = _resolve_scorers(scorers)
     store = _resolve_cache(cache)
     # Check every dataset against every scorer before scoring anything.
     for name, records in datasets.items():
-        if _kind(name, list(records)) and not all(getattr(r, "references", None) for r in records):
+        if _kind(name, records) and not all(getattr(r, "references", None) for r in records):
             for scorer in scorer_list:
                 if getattr(scorer, "requires_references", False):
                     raise ScorerInputError(
@@ -599,7 +601,8 @@ def meta_evaluate(
                     _shared_field(name, records, "source"),
                     store, chunk_size, progress, cache_stats,
                 )  # fmt: skip
-                rows += _pointwise_rows(scorer, name, records, scores, keys, stats, lv, cfg, out)
+                rows += _pointwise_rows(scorer, name, records, scores, keys, stats, lv, cfg,
+                                        n_dropped, out)  # fmt: skip
             arrays[scorer.name] = out
         if significance:
             _add_clusters(rows, arrays, cfg, name)

@@ -166,3 +166,15 @@ def test_bad_requests_are_named():
     with pytest.warns(UserWarning, match="excluded 1 record"):
         df = mr.meta_evaluate(["length_chars"], bad, exclude_empty=True, cache=False, progress=False)
     assert _row(df, subset="all", statistic="accuracy").n_excluded == 3  # 2 human ties + 1 empty
+
+
+def test_dropped_empty_items_are_counted_for_pointwise_data():
+    import dataclasses
+
+    items = list(mr.load_sample("reference"))
+    items[0] = dataclasses.replace(items[0], response="")
+    with pytest.warns(UserWarning, match="excluded 1 record"):
+        df = mr.meta_evaluate(["chrf"], (it for it in items), exclude_empty=True, levels=["flat"],
+                              n_resamples=50, cache=False, progress=False)
+    row = _row(df, statistic="pearson", level="flat")
+    assert (row.n, row.n_excluded) == (len(items) - 1, 1)
