@@ -369,6 +369,10 @@ def _pointwise_rows(
                     m_cols, h_cols = m_mat.T, h_mat.T
                     has_human = (~np.isnan(h_mat)).any(axis=1)
                     if stat == "spa":
+                        # SPA compares systems on the same segments: a segment some system
+                        # lacks is left out (as one without a human score for every system).
+                        h_cols = np.where(np.isnan(m_cols), np.nan, h_cols)
+                        m_cols = np.nan_to_num(m_cols)
                         keep = has_human
                         spa_seed = cfg.rng(*rkey).integers(2**32)
 
