@@ -39,6 +39,13 @@ BUILTIN_SCORERS: dict[str, tuple[str, dict[str, Any]]] = {
     "token_f1": (f"{_LEX}:TokenF1", {}),
     "length_chars": (f"{_LEX}:LengthChars", {}),
     "length_tokens": (f"{_LEX}:LengthTokens", {}),
+    "hf_evaluate": ("metricrm.adapters.hf_evaluate:EvaluateScorer", {}),
+    "reward_model": ("metricrm.adapters.reward_model:RewardModel", {}),
+    "lm_logprob": ("metricrm.adapters.causal_lm:LMLogProb", {}),
+    "lm_perplexity": ("metricrm.adapters.causal_lm:LMPerplexity", {}),
+    "lm_judge": ("metricrm.adapters.causal_lm:LMJudge", {}),
+    "dpo_reward": ("metricrm.adapters.causal_lm:DPOReward", {}),
+    "bt_head": ("metricrm.adapters.bt_head:load_bt_head", {}),
 }
 
 
@@ -54,7 +61,7 @@ class ScorerSpec:
     @property
     def description(self) -> str:
         text = getattr(self.factory, "description", "") or (inspect.getdoc(self.factory) or "")
-        return text.strip().splitlines()[0] if text.strip() else ""
+        return " ".join(text.strip().split("\n\n")[0].split())
 
     @property
     def requires_references(self) -> bool:

@@ -1,0 +1,106 @@
+"""Small local models for tests, built once per test process into a temporary folder.
+
+Every builder returns the path of a folder written with ``save_pretrained``, so tests exercise
+the real ``from_pretrained(path)`` code. Tiny models (random weights, MiniLM tokenizer) build in
+about a second and are for plumbing; ``minilm_reward_model_path`` is the real MiniLM encoder
+with a random classification head; ``smollm2_model_path`` is the real SmolLM2-135M-Instruct,
+converted once into the metricrm cache (``METRICRM_CACHE`` or ``~/.cache/metricrm``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+_root: Path | None = None
+
+
+def _folder(name: str) -> Path:
+    global _root
+    if _root is None:
+        _root = Path(tempfile.mkdtemp(prefix="metricrm-test-models-"))
+        atexit.register(shutil.rmtree, _root, ignore_errors=True)
+    return _root / name
+
+
+@lru_cache(maxsize=None)
+def tiny_reward_model_path(
+    num_labels: int = 1,
+    architecture: str = "llama",
+    chat_template: bool = True,
+    pad_token: bool = True,
+    max_positions: int = 512,
+    labels: tuple[str, ...] | None = None,
+) -> str:
+    """A tiny random sequence classifier (decoder with last-token pooling, or BERT)."""
+    from metricrm.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
+
+    name = f"rm-{architecture}-{num_labels}-{int(chat_template)}{int(pad_token)}-{max_positions}-{labels}"
+    folder = build_tiny_model(
+        _folder(name),
+        kind="sequence_classification",
+        architecture=architecture,
+        num_labels=num_labels,
+        chat_template=TINY_CHAT_TEMPLATE if chat_template else None,
+        pad_token=pad_token,
+        max_positions=max_positions,
+    )
+    if labels is not None:
+        _set_labels(folder, labels)
+    return str(folder)
+
+
+def _set_labels(folder: Path, labels: tuple[str, ...]) -> None:
+    import json
+
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text())
+    config["id2label"] = {str(i): label for i, label in enumerate(labels)}
+    config["label2id"] = {label: i for i, label in enumerate(labels)}
+    config_file.write_text(json.dumps(config, indent=1))
+
+
+@lru_cache(maxsize=None)
+def tiny_causal_lm_path(
+    chat_template: bool = True,
+    pad_token: bool = True,
+    max_positions: int = 512,
+    seed: int = 0,
+) -> str:
+    """A tiny random Llama causal LM with the MiniLM tokenizer."""
+    from metricrm.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
+
+    name = f"lm-{int(chat_template)}{int(pad_token)}-{max_positions}-{seed}"
+    return str(
+        build_tiny_model(
+            _folder(name),
+            kind="causal_lm",
+            chat_template=TINY_CHAT_TEMPLATE if chat_template else None,
+            pad_token=pad_token,
+            max_positions=max_positions,
+            seed=seed,
+        )
+    )
+
+
+@lru_cache(maxsize=None)
+def minilm_reward_model_path(seed: int = 0) -> str:
+    """The real all-MiniLM-L6-v2 encoder with a random one-output head (seeded)."""
+    from metricrm.models import default_encoder_path
+    from metricrm.offline_models import build_classifier_on
+
+    return str(build_classifier_on(default_encoder_path(), _folder(f"minilm-rm-{seed}"), seed=seed))
+
+
+@lru_cache(maxsize=None)
+def smollm2_model_path() -> str:
+    """SmolLM2-135M-Instruct as a safetensors folder (converted once into the metricrm cache)."""
+    from metricrm.offline_models import smollm2_path
+
+    return str(smollm2_path())
