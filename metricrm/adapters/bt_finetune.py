@@ -1,0 +1,303 @@
+"""Bradley-Terry fine-tuning of a small sequence-classification model into a reward model.
+
+``fine_tune_reward_model`` loads ``base_model`` with a one-output classification head (fresh
+when the base is a plain encoder or decoder), renders and tokenizes prompt + response exactly
+as :class:`~metricrm.adapters.reward_model.RewardModel` does when scoring, and minimises the
+Bradley-Terry loss ``-log sigmoid(r_chosen - r_rejected)`` (a human tie has target 0.5) with
+AdamW in a plain torch loop. After every epoch it measures loss and pairwise accuracy on the
+validation pairs; the best epoch (``monitor="loss"`` or ``"accuracy"``) is written to
+``output_dir`` with ``save_pretrained`` (safetensors) together with the tokenizer, so
+``get_scorer("reward_model", model=output_dir)`` scores with it. Training stops after
+``patience`` epochs without improvement. Initialisation, pair order and dropout are seeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import ScorerConfigError
+from ..core.records import PreferencePair, response_text
+from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH, pad_right
+from ..training import (
+    EarlyStopping,
+    TrainingHistory,
+    bt_loss,
+    pair_accuracy,
+    pair_targets,
+    pairs_digest,
+    split_by_prompt,
+)
+from .hf_common import check_choice, dtype_name, load_model, model_label
+from .reward_model import RewardModel
+
+WHO = "fine_tune_reward_model"
+INFO_FILE = "metricrm_training.json"
+
+
+@dataclass
+class FineTuneResult:
+    """The saved folder, the training history and the best model, still in memory."""
+
+    output_dir: Path
+    history: TrainingHistory
+    model: Any
+    tokenizer: Any
+    step_losses: list[float] = field(default_factory=list)
+
+    def scorer(self, **settings: Any) -> RewardModel:
+        """A :class:`RewardModel` on the in-memory model (same template and length as training)."""
+        info = json.loads((self.output_dir / INFO_FILE).read_text(encoding="utf-8"))
+        defaults = {"max_length": info["max_length"], "template": info["template"]}
+        return RewardModel(self.model, self.tokenizer, **{**defaults, **settings})
+
+
+def _pairs(value: Any, what: str) -> list[PreferencePair]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise ScorerConfigError(
+            f"{WHO}: expected `{what}` to be a list of PreferencePair (got {type(value).__name__})"
+        )
+    out = list(value)
+    for i, pair in enumerate(out):
+        if not isinstance(pair, PreferencePair):
+            raise ScorerConfigError(
+                f"{WHO}: {what} item {i} is a {type(pair).__name__}; expected a PreferencePair"
+            )
+    if not out:
+        raise ScorerConfigError(f"{WHO}: expected at least one pair in `{what}` (got none)")
+    return out
+
+
+def _positive(name: str, value: Any, *, integer: bool = True, zero: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        raise ScorerConfigError(
+            f"{WHO}: `{name}` must be a {'non-negative' if zero else 'positive'} "
+            f"{'integer' if integer else 'number'} (got {value!r})"
+        )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else response_text(value)
+
+
+class _PairData:
+    """Tokenized chosen and rejected items of some pairs, with their targets."""
+
+    def __init__(self, rm: RewardModel, pairs: list[PreferencePair], ties: str) -> None:
+        targets = pair_targets(pairs, ties, who=WHO)
+        keep = ~np.isnan(targets)
+        self.pairs = [p for p, k in zip(pairs, keep) if k]
+        self.excluded = int((~keep).sum())
+        self.targets = targets[keep]
+        prompts = [p.prompt for p in self.pairs]
+        self.chosen = [_text(p.chosen) for p in self.pairs]
+        self.rejected = [_text(p.rejected) for p in self.pairs]
+        self.prompts = prompts
+        items, cut = rm.encode(self.chosen + self.rejected, prompts + prompts)
+        n = len(self.pairs)
+        self.items_c, self.items_r = items[:n], items[n:]
+        self.truncated = int(sum(cut))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def _batch_inputs(rm: RewardModel, items: list[dict]) -> dict[str, Any]:
+    import torch
+
+    ids, mask = pad_right([it["input_ids"] for it in items], rm.pad_id)
+    inputs = {
+        "input_ids": torch.tensor(ids, device=rm.device),
+        "attention_mask": torch.tensor(mask, device=rm.device),
+    }
+    if "token_type_ids" in items[0]:
+        types, _ = pad_right([it["token_type_ids"] for it in items], 0)
+        inputs["token_type_ids"] = torch.tensor(types, device=rm.device)
+    return inputs
+
+
+def _evaluate(rm: RewardModel, data: _PairData) -> tuple[float, float]:
+    """Bradley-Terry loss and pairwise accuracy of the model (eval mode) on ``data``."""
+    import torch
+
+    rm.model.eval()
+    logits, _, _ = rm.head_outputs(data.chosen + data.rejected, data.prompts + data.prompts)
+    n = len(data)
+    c, r = logits[:n, rm.output], logits[n:, rm.output]
+    loss = float(bt_loss(torch.as_tensor(c), torch.as_tensor(r), torch.as_tensor(data.targets)))
+    return loss, pair_accuracy(c, r, data.targets)
+
+
+def fine_tune_reward_model(
+    pairs: Sequence[PreferencePair],
+    *,
+    base_model: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    validation: float | Sequence[PreferencePair] | None = 0.1,
+    epochs: int = 1,
+    lr: float = 2e-5,
+    batch_size: int = 8,
+    max_length: int = 256,
+    patience: int = 1,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+    monitor: str = "loss",
+    ties: str = "half",
+    template: str = "auto",
+    max_grad_norm: float = 1.0,
+    device: str | None = None,
+    overwrite: bool = False,
+    max_tokens_per_batch: int = DEFAULT_MAX_TOKENS_PER_BATCH,
+) -> FineTuneResult:
+    """Fine-tune ``base_model`` (folder or hub id) on ``pairs``; save the best epoch to
+    ``output_dir`` and return it with the history (see the module docstring).
+
+    ``validation`` is a fraction of the prompts held out from ``pairs`` (split by prompt with
+    ``seed``), a separate list of pairs, or None (no early stopping; the last epoch is saved).
+    ``max_length`` and ``template`` are those of the scoring :class:`RewardModel` (both are saved
+    in ``metricrm_training.json``; ``get_scorer("reward_model", model=output_dir)`` defaults to
+    the model's own limit, so pass ``max_length`` to score exactly as in training); the history's
+    ``train_loss`` is the mean batch loss of each epoch (dropout on), its accuracies and
+    ``validation_loss`` are measured in eval mode.
+    """
+    import torch
+
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        _positive(name, value)
+    _positive("patience", patience, zero=True)
+    _positive("seed", seed, zero=True)
+    _positive("lr", lr, integer=False)
+    _positive("weight_decay", weight_decay, integer=False, zero=True)
+    _positive("max_grad_norm", max_grad_norm, integer=False)
+    check_choice(WHO, "monitor", monitor, ("loss", "accuracy"))
+    pairs = _pairs(pairs, "pairs")
+    out = Path(output_dir).expanduser()
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ScorerConfigError(
+            f"{WHO}: output_dir {str(out)!r} exists and is not empty; pass overwrite=True or "
+            "choose another folder"
+        )
+    if (
+        validation is None
+        or isinstance(validation, (int, float))
+        and not isinstance(validation, bool)
+    ):
+        if validation:
+            split = split_by_prompt(pairs, validation=float(validation), seed=seed)
+            train_pairs, val_pairs = split.take(pairs, "train"), split.take(pairs, "validation")
+        else:
+            train_pairs, val_pairs = pairs, None
+    else:
+        train_pairs, val_pairs = pairs, _pairs(validation, "validation")
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, tokenizer, location = load_model(
+            WHO,
+            "AutoModelForSequenceClassification",
+            base_model,
+            revision=None,
+            dtype=dtype_name(WHO, None),
+            trust_remote_code=False,
+            num_labels=1,
+        )
+        rm = RewardModel(
+            model,
+            tokenizer,
+            device=device,
+            max_length=max_length,
+            template=template,
+            max_tokens_per_batch=max_tokens_per_batch,
+        )
+        train = _PairData(rm, train_pairs, ties)
+        val = _PairData(rm, val_pairs, ties) if val_pairs is not None else None
+        if not len(train):
+            raise ScorerConfigError(f"{WHO}: every training pair is a tie and ties='exclude'")
+        if val is not None and not len(val):
+            val = None
+        history = TrainingHistory(monitor=f"validation_{monitor}" if val is not None else "none")
+        history.counts = {
+            "train_pairs": len(train),
+            "validation_pairs": 0 if val is None else len(val),
+            "excluded_ties": train.excluded + (0 if val is None else val.excluded),
+            "truncated_texts": train.truncated + (0 if val is None else val.truncated),
+        }
+        info = {
+            "base_model": model_label(model, location),
+            "max_length": rm.max_length,
+            "template": template,
+            "resolved_template": rm.settings()["template"],
+            "settings": {
+                "epochs": epochs,
+                "lr": lr,
+                "batch_size": batch_size,
+                "patience": patience,
+                "seed": seed,
+                "weight_decay": weight_decay,
+                "monitor": monitor,
+                "ties": ties,
+                "max_grad_norm": max_grad_norm,
+            },
+            "train_data": pairs_digest(train.pairs),
+            "validation_data": None if val is None else pairs_digest(val.pairs),
+        }
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        stopper = EarlyStopping(patience, mode="min" if monitor == "loss" else "max")
+        rng = np.random.default_rng(seed)
+        targets = torch.as_tensor(train.targets, dtype=torch.float32, device=rm.device)
+        best_state, step_losses = None, []
+        for epoch in range(1, epochs + 1):
+            model.train()
+            losses = []
+            order = rng.permutation(len(train))
+            for start in range(0, len(train), batch_size):
+                idx = order[start : start + batch_size].tolist()
+                items = [train.items_c[i] for i in idx] + [train.items_r[i] for i in idx]
+                logits = model(**_batch_inputs(rm, items)).logits[:, rm.output].float()
+                loss = bt_loss(logits[: len(idx)], logits[len(idx) :], targets[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+                losses.append(float(loss.detach()))
+            step_losses.extend(losses)
+            history.train_loss.append(float(np.mean(losses)))
+            history.train_accuracy.append(_evaluate(rm, train)[1])
+            history.epochs_run = epoch
+            if val is None:
+                continue
+            vloss, vacc = _evaluate(rm, val)
+            history.validation_loss.append(vloss)
+            history.validation_accuracy.append(vacc)
+            if stopper.update(vloss if monitor == "loss" else vacc, epoch):
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                history.best_epoch = epoch
+                _save(model, tokenizer, out, {**info, "history": history.to_dict()})
+            if stopper.should_stop:
+                history.stopped_early = True
+                break
+        if best_state is None:
+            history.best_epoch = history.epochs_run
+        else:
+            model.load_state_dict(best_state)
+        model.eval()
+        _save(model, tokenizer, out, {**info, "history": history.to_dict()})
+    return FineTuneResult(out, history, model, tokenizer, step_losses)
+
+
+def _save(model: Any, tokenizer: Any, folder: Path, info: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)  # safetensors (the only format in transformers 5)
+    tokenizer.save_pretrained(folder)
+    (folder / INFO_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
