@@ -360,7 +360,9 @@ def _demo_reference(names: Sequence[str], progress: bool, signatures: dict) -> N
                         "pearson", "kendall"), rows))
 
 
-def _demo_preference(names: Sequence[str], progress: bool, signatures: dict) -> None:
+def _demo_preference(
+    names: Sequence[str], progress: bool, signatures: dict, models: bool = False
+) -> None:
     pairs = mr.load_sample("preference")
     scored = [p for p in pairs if p.label != "tie"]
     subsets = sorted({p.subset for p in scored})
@@ -385,25 +387,68 @@ def _demo_preference(names: Sequence[str], progress: bool, signatures: dict) -> 
         if result is None:
             continue
         signatures[name] = result.signature
-        margin = result.scores[:n] - result.scores[n:]
-        if not result.higher_is_better:
-            margin = -margin
-        credit = [1.0 if m > 0 else 0.5 if m == 0 else 0.0 for m in margin]
-        acc = lambda keep: sum(c for c, k in zip(credit, keep) if k) / sum(keep)  # noqa: E731
-        rows.append((name, f"{acc([True] * n):.3f}",
-                     *[f"{acc([p.subset == s for p in scored]):.3f}" for s in subsets]))
+        sign = 1.0 if result.higher_is_better else -1.0
+        rows.append(_accuracy_row(name, sign * result.scores[:n], sign * result.scores[n:],
+                                  scored, subsets))
+    if models:
+        rows += _demo_model_rows(pairs, scored, subsets, progress, signatures)
     counts = {s: sum(p.subset == s for p in scored) for s in subsets}
     header = ("scorer", f"all ({n})", *[f"{s} ({counts[s]})" for s in subsets])
     print(format_table(header, rows))
+    if models:
+        print("lm_* = SmolLM2-135M-Instruct (offline); bt_head = Bradley-Terry head on MiniLM, "
+              "trained on the sample itself with 5-fold cross-validation by prompt (held-out scores)")
+
+
+def _accuracy_row(label: str, chosen, rejected, scored: Sequence[Any], subsets: Sequence[str]):
+    margin = [c - r for c, r in zip(chosen, rejected)]
+    credit = [1.0 if m > 0 else 0.5 if m == 0 else 0.0 for m in margin]
+    acc = lambda keep: sum(c for c, k in zip(credit, keep) if k) / sum(keep)  # noqa: E731
+    return (label, f"{acc([True] * len(scored)):.3f}",
+            *[f"{acc([p.subset == s for p in scored]):.3f}" for s in subsets])
+
+
+def _demo_model_rows(pairs, scored, subsets, progress: bool, signatures: dict) -> list:
+    """A real causal LM (SmolLM2) as judge and log-prob scorer, and a trained reward head."""
+    rows: list = []
+    try:
+        from .offline_models import smollm2_path
+
+        model = str(smollm2_path())
+    except (ImportError, MetricRMError) as exc:
+        print(f"note: SmolLM2 scorers skipped ({exc})")
+    else:
+        n = len(scored)
+        for name in ("lm_judge", "lm_logprob"):
+            result = mr.score_in_chunks(
+                mr.get_scorer(name, model=model),
+                [p.chosen for p in scored] + [p.rejected for p in scored],
+                prompts=[p.prompt for p in scored] * 2, progress=progress,
+            )
+            signatures[name] = result.signature
+            rows.append(_accuracy_row(name, result.scores[:n], result.scores[n:], scored, subsets))
+    try:
+        from .adapters.bt_head import cross_validate_bt_head
+
+        cv = cross_validate_bt_head(pairs, k=5, seed=0)
+    except (ImportError, MetricRMError) as exc:
+        print(f"note: bt_head skipped ({exc})")
+        return rows
+    keep = [p.label != "tie" for p in pairs]
+    chosen = [c for c, k in zip(cv.chosen, keep) if k]
+    rejected = [r for r, k in zip(cv.rejected, keep) if k]
+    rows.append(_accuracy_row("bt_head (held-out)", chosen, rejected, scored, subsets))
+    return rows
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     chosen = list(args.scorers) if args.scorers else None
     ref_names = chosen or list(DEMO_REFERENCE_SCORERS)
     pref_names = chosen or list(DEMO_PREFERENCE_SCORERS)
-    if args.no_bertscore:
+    if args.no_bertscore or args.no_models:
         ref_names = [n for n in ref_names if not n.startswith("bertscore")]
         pref_names = [n for n in pref_names if not n.startswith("bertscore")]
+    models = not (args.no_models or chosen)
     for name in dict.fromkeys(ref_names + pref_names):
         try:
             mr.scorer_spec(name)  # unknown names fail before any scoring
@@ -414,7 +459,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("metricrm demo on the built-in sample (original text written for metricrm)\n")
     _demo_reference(ref_names, progress, signatures)
     print()
-    _demo_preference(pref_names, progress, signatures)
+    _demo_preference(pref_names, progress, signatures, models=models)
     print("\nSignatures:")
     for signature in signatures.values():
         print(f"  {signature}")
@@ -456,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorers", nargs="+", metavar="NAME",
                    help="scorers to show instead of the defaults")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (no model load)")
+    p.add_argument("--no-models", action="store_true",
+                   help="skip every model: BERTScore, the SmolLM2 judge and log-prob, the trained head")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 

@@ -304,9 +304,10 @@ def _row(out: str, name: str) -> list[str]:
 
 
 def test_demo_prints_correlations_and_accuracies(capsys):
-    assert main(["demo", "--no-bertscore", "--no-progress"]) == 0
+    assert main(["demo", "--no-models", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Reference set: 36 outputs" in out and "2 human ties excluded" in out
+    assert "lm_judge" not in out and "bt_head" not in out
     for name in ("bleu", "chrf", "chrf++", "ter", "rougeL", "token_f1", "length_tokens"):
         assert _row(out, name)
     assert "bertscore" not in out
@@ -352,3 +353,8 @@ def test_demo_with_bertscore(capsys):
     assert row[-2] == f"{stats.pearsonr(bert.scores, human).statistic:.3f}"
     assert row[-1] == f"{stats.kendalltau(bert.scores, human).statistic:.3f}"
     assert bert.signature in out.split("Signatures:")[1]
+    # a real LM as judge and log-prob scorer, and the trained head, next to the metrics
+    for name in ("lm_judge", "lm_logprob", "bt_head (held-out)"):
+        accuracy = float(_row(out, name.split()[0])[1 if " " not in name else 2])
+        assert 0.0 <= accuracy <= 1.0
+    assert "lm_judge|" in out and "smollm2-135m-instruct" in out
