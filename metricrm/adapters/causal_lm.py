@@ -315,6 +315,53 @@ def _full_signature(cls: type) -> type:
     return cls
 
 
+def build_lm_engine(
+    who: str,
+    model: Any,
+    tokenizer: Any,
+    *,
+    revision: str | None,
+    dtype: Any,
+    device: str | None,
+    trust_remote_code: bool,
+    template: str,
+    plain_format: str,
+    plain_separator: str,
+    max_length: int | None,
+    truncation: bool,
+    truncation_side: str,
+    max_tokens_per_batch: int,
+    max_batch_size: int | None,
+) -> tuple[LoadedLM, LMEngine]:
+    """Check the shared settings, load the causal LM once and build its scoring engine."""
+    check_choice(who, "truncation_side", truncation_side, ("left", "right"))
+    check_choice(who, "truncation", truncation, (True, False))
+    check_budget(who, max_tokens_per_batch, max_batch_size)
+    plain = PlainFormat(plain_format, plain_separator)
+    plain.check(who)
+    lm = load_causal_lm(
+        who,
+        model,
+        tokenizer,
+        revision=revision,
+        dtype=dtype,
+        device=device,
+        trust_remote_code=trust_remote_code,
+    )
+    engine = LMEngine(
+        who,
+        lm,
+        mode=resolve_mode(who, lm.tokenizer, template, allow_pair=False),
+        plain=plain,
+        max_length=resolve_max_length(who, max_length, lm.tokenizer, lm.model),
+        truncation=truncation,
+        truncation_side=truncation_side,
+        max_tokens_per_batch=max_tokens_per_batch,
+        max_batch_size=max_batch_size,
+    )
+    return lm, engine
+
+
 class _LMScorer(BaseScorer):
     """Shared constructor, signature and encoding for causal-LM scorers."""
 
@@ -341,32 +388,14 @@ class _LMScorer(BaseScorer):
         trust_remote_code: bool = False,
     ) -> None:
         who = self.name
-        check_choice(who, "truncation_side", truncation_side, ("left", "right"))
-        check_choice(who, "truncation", truncation, (True, False))
-        check_budget(who, max_tokens_per_batch, max_batch_size)
-        plain = PlainFormat(plain_format, plain_separator)
-        plain.check(who)
         self.revision = revision
-        self.lm = load_causal_lm(
-            who,
-            model,
-            tokenizer,
-            revision=revision,
-            dtype=dtype,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
-        self.engine = LMEngine(
-            who,
-            self.lm,
-            mode=resolve_mode(who, self.lm.tokenizer, template, allow_pair=False),
-            plain=plain,
-            max_length=resolve_max_length(who, max_length, self.lm.tokenizer, self.lm.model),
-            truncation=truncation,
-            truncation_side=truncation_side,
-            max_tokens_per_batch=max_tokens_per_batch,
+        self.lm, self.engine = build_lm_engine(
+            who, model, tokenizer, revision=revision, dtype=dtype, device=device,
+            trust_remote_code=trust_remote_code, template=template, plain_format=plain_format,
+            plain_separator=plain_separator, max_length=max_length, truncation=truncation,
+            truncation_side=truncation_side, max_tokens_per_batch=max_tokens_per_batch,
             max_batch_size=max_batch_size,
-        )
+        )  # fmt: skip
 
     def settings(self) -> dict[str, Any]:
         e = self.engine
@@ -608,32 +637,14 @@ class PairwiseJudge:
         self.judge_template = _check_template(who, judge_template, ("response_a", "response_b"))
         if len(labels) != 2 or labels[0] == labels[1]:
             raise ScorerConfigError(f"{who}: labels must be two different words (got {labels!r})")
-        check_choice(who, "truncation_side", truncation_side, ("left", "right"))
-        check_choice(who, "truncation", truncation, (True, False))
-        check_budget(who, max_tokens_per_batch, max_batch_size)
-        plain = PlainFormat(plain_format, plain_separator)
-        plain.check(who)
         self.labels, self.revision = tuple(labels), revision
-        self.lm = load_causal_lm(
-            who,
-            model,
-            tokenizer,
-            revision=revision,
-            dtype=dtype,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
-        self.engine = LMEngine(
-            who,
-            self.lm,
-            mode=resolve_mode(who, self.lm.tokenizer, template, allow_pair=False),
-            plain=plain,
-            max_length=resolve_max_length(who, max_length, self.lm.tokenizer, self.lm.model),
-            truncation=truncation,
-            truncation_side=truncation_side,
-            max_tokens_per_batch=max_tokens_per_batch,
+        self.lm, self.engine = build_lm_engine(
+            who, model, tokenizer, revision=revision, dtype=dtype, device=device,
+            trust_remote_code=trust_remote_code, template=template, plain_format=plain_format,
+            plain_separator=plain_separator, max_length=max_length, truncation=truncation,
+            truncation_side=truncation_side, max_tokens_per_batch=max_tokens_per_batch,
             max_batch_size=max_batch_size,
-        )
+        )  # fmt: skip
         self.label_ids = [self.engine.single_token_ids([w], f"label {w!r}") for w in self.labels]
         if set(self.label_ids[0]) & set(self.label_ids[1]):
             raise ScorerConfigError(f"{who}: the two labels share a token")
