@@ -150,3 +150,30 @@ def test_concurrent_writers_do_not_corrupt(tmp_path):
     con = sqlite3.connect(cache.path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_many_connections_racing_to_create_one_cache(tmp_path):
+    """Eight openers on a fresh file at once: the WAL switch can refuse without waiting."""
+    import threading
+
+    failures = []
+    for attempt in range(150):
+        folder = tmp_path / str(attempt)
+        barrier = threading.Barrier(8)
+
+        def open_cache():
+            barrier.wait()
+            try:
+                ScoreCache(folder, timeout=10)
+            except sqlite3.OperationalError as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=open_cache) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    con = sqlite3.connect(tmp_path / "0" / "scores.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -66,9 +68,37 @@ class ScoreCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "scores.sqlite"
         self._timeout = timeout
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute(_SCHEMA)
+        self._set_up()
+
+    def _set_up(self) -> None:
+        """Switch to WAL and create the table, retrying while another process does the same.
+
+        SQLite refuses a journal-mode switch at once (without waiting for the busy timeout)
+        when two connections race to convert a fresh file, so this step retries with jittered
+        back-off until ``timeout`` has passed.
+        """
+        deadline = time.monotonic() + self._timeout
+        delay = 0.01
+        while True:
+            con = self._connect()
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    con.execute("PRAGMA journal_mode=WAL")
+                with con:
+                    con.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"score cache {self.path}: still locked by another process after "
+                        f"{self._timeout:g} s ({error})"
+                    ) from error
+            finally:
+                con.close()
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 0.5)
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=self._timeout)
