@@ -7,12 +7,19 @@ bootstrap over prompts). Uses only the public API; writes results.csv and result
 Scores are cached, so an interrupted run resumes where it stopped.
 
     python studies/smollm2_pairwise/run.py [--shared ../shared/data] [--max-length 1024]
+        [--sample hh-rlhf-harmless=400 rm-bench=40]
+
+``--sample NAME=N`` scores a seeded random sample instead of the whole dataset: N pairs, or for
+RM-Bench N prompts per domain with all nine of each prompt's pairs, so its hard / normal / easy
+matrix stays whole. The sample is recorded in results.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import metricrm as mr
@@ -34,6 +41,21 @@ def load(shared: Path) -> dict[str, list]:
     }
 
 
+def sample(name: str, pairs: list, n: int, seed: int = 0) -> list:
+    """A seeded sample of ``n`` pairs, or for RM-Bench of ``n`` prompts per domain (input order kept)."""
+    rng = random.Random(f"{name}:{seed}")
+    if name != "rm-bench":
+        keep = set(rng.sample(range(len(pairs)), min(n, len(pairs))))
+        return [p for i, p in enumerate(pairs) if i in keep]
+    prompts: dict[str, list] = defaultdict(list)
+    for p in pairs:
+        key = (p.subset, p.meta["prompt_id"])
+        if key not in prompts[p.subset]:
+            prompts[p.subset].append(key)
+    chosen = {key for keys in prompts.values() for key in rng.sample(keys, min(n, len(keys)))}
+    return [p for p in pairs if (p.subset, p.meta["prompt_id"]) in chosen]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
@@ -41,7 +63,10 @@ def main() -> None:
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--datasets", nargs="*", default=None)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--sample", nargs="*", default=[], metavar="NAME=N",
+                        help="score a seeded sample: N pairs (RM-Bench: N prompts per domain)")
     args = parser.parse_args()
+    sizes = {name: int(n) for name, n in (item.split("=", 1) for item in args.sample)}
 
     model = str(smollm2_path())
     scorers = [
@@ -51,9 +76,15 @@ def main() -> None:
     import pandas as pd
 
     frames = []
+    notes: list[str] = []
     for name, pairs in load(args.shared).items():
         if args.datasets and name not in args.datasets:
             continue
+        full = len(pairs)
+        if name in sizes:
+            pairs = sample(name, pairs, sizes[name])
+            notes.append(f"- {name}: seeded sample of {len(pairs)} of {full} pairs "
+                         f"(`--sample {name}={sizes[name]}`)")
         start = time.perf_counter()
         frames.append(mr.meta_evaluate(scorers, pairs, dataset_name=name, exclude_empty=True,
                                        n_resamples=args.n_resamples, cache=args.cache_dir))
@@ -66,7 +97,8 @@ def main() -> None:
             lines.append(f"| {r.dataset} | {r.subset} | {r.statistic} | {r.scorer} | {r.value:.3f} "
                          f"| [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} | {r.n_excluded} |")
         sigs = sorted(set(table.signature))
-        (HERE / "results.md").write_text("\n".join(lines) + "\n\nSignatures:\n\n"
+        sampled = ("\n\nSampled datasets:\n\n" + "\n".join(notes)) if notes else ""
+        (HERE / "results.md").write_text("\n".join(lines) + sampled + "\n\nSignatures:\n\n"
                                          + "\n".join(f"- `{s}`" for s in sigs) + "\n")
 
 
