@@ -278,7 +278,10 @@ mr.register_scorer("gated_length", GatedLength)
 @pytest.mark.parametrize("how", ["interrupt", "kill"])
 def test_killed_run_resumes_from_the_cache(tmp_path, how):
     (tmp_path / "gated_plugin.py").write_text(GATED_PLUGIN, "utf-8")
-    script = "import sys, gated_plugin\nfrom metricrm.cli import main\nsys.exit(main(sys.argv[1:]))"
+    # a shell's background job inherits SIGINT ignored; restore Python's handler so Ctrl-C works
+    script = ("import signal, sys, gated_plugin\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "from metricrm.cli import main\nsys.exit(main(sys.argv[1:]))")  # fmt: skip
     out = tmp_path / "pairs.csv"
     argv = [sys.executable, "-c", script, "meta-eval", "-s", "gated_length",
             "-d", "sample:preference", "--chunk-size", "8", "--cache-dir", str(tmp_path / "cache"),
