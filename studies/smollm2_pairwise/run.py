@@ -83,8 +83,9 @@ def main() -> None:
         full = len(pairs)
         if name in sizes:
             pairs = sample(name, pairs, sizes[name])
-            notes.append(f"- {name}: seeded sample of {len(pairs)} of {full} pairs "
-                         f"(`--sample {name}={sizes[name]}`)")
+            unit = " prompts per domain" if name == "rm-bench" else " pairs"
+            notes.append(f"- {name}: seeded sample of {sizes[name]}{unit}, {len(pairs)} of {full} "
+                         f"pairs (`--sample {name}={sizes[name]}`)")
         start = time.perf_counter()
         frames.append(mr.meta_evaluate(scorers, pairs, dataset_name=name, exclude_empty=True,
                                        n_resamples=args.n_resamples, cache=args.cache_dir))
