@@ -7,6 +7,7 @@
   has target 0.5) and :func:`pair_targets`.
 - :class:`EarlyStopping` and :class:`TrainingHistory` for the training loops.
 - :func:`pairs_digest`: a hash of the training data, saved with a trained model.
+- :func:`check_pairs`: the one input check every trainer runs on its pairs.
 
 torch is imported inside :func:`bt_loss` only.
 """
@@ -50,17 +51,22 @@ def _check_int(who: str, name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def _check_pairs(who: str, pairs: Any) -> list[PreferencePair]:
+def check_pairs(
+    who: str, pairs: Any, what: str = "pairs", *, allow_empty: bool = True
+) -> list[PreferencePair]:
+    """``pairs`` as a list, refusing anything that is not a sequence of PreferencePair records."""
     if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__"):
         raise ScorerConfigError(
-            f"{who}: expected a list of PreferencePair records (got {type(pairs).__name__})"
+            f"{who}: expected `{what}` to be a list of PreferencePair (got {type(pairs).__name__})"
         )
     pairs = list(pairs)
     for i, pair in enumerate(pairs):
         if not isinstance(pair, PreferencePair):
             raise ScorerConfigError(
-                f"{who}: item {i} is a {type(pair).__name__}; expected a PreferencePair"
+                f"{who}: {what} item {i} is a {type(pair).__name__}; expected a PreferencePair"
             )
+    if not pairs and not allow_empty:
+        raise ScorerConfigError(f"{who}: expected at least one pair in `{what}` (got none)")
     return pairs
 
 
@@ -101,7 +107,7 @@ def split_by_prompt(
     at least one prompt; train must keep at least one.
     """
     who = "split_by_prompt"
-    pairs = _check_pairs(who, pairs)
+    pairs = check_pairs(who, pairs)
     seed = _check_int(who, "seed", seed, 0)
     for name, frac in (("validation", validation), ("test", test)):
         if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac < 1:
@@ -136,7 +142,7 @@ def kfold_by_prompt(
     balanced in pairs even when prompts have different numbers of pairs.
     """
     who = "kfold_by_prompt"
-    pairs = _check_pairs(who, pairs)
+    pairs = check_pairs(who, pairs)
     k = _check_int(who, "k", k, 2)
     seed = _check_int(who, "seed", seed, 0)
     groups = _shuffled_groups(pairs, seed)

@@ -101,3 +101,8 @@ def test_refuses_non_empty_output_and_bad_settings(sample, tuned):
         fine_tune_reward_model(sample, base_model="x", output_dir="unused", lr=0)
     with pytest.raises(ScorerConfigError, match=r"monitor must be one of 'loss', 'accuracy'"):
         fine_tune_reward_model(sample, base_model="x", output_dir="unused", monitor="f1")
+    not_a_pair = r"fine_tune_reward_model: validation item 0 is a str; expected a PreferencePair"
+    with pytest.raises(ScorerConfigError, match=not_a_pair):
+        fine_tune_reward_model(sample, base_model="x", output_dir="unused", validation=["text"])
+    with pytest.raises(ScorerConfigError, match=r"at least one pair in `pairs` \(got none\)"):
+        fine_tune_reward_model([], base_model="x", output_dir="unused")

@@ -106,7 +106,8 @@ def test_split_and_fold_errors(rm_bench_chat):
         split_by_prompt(few, validation=0.3, test=0.3)
     with pytest.raises(ScorerConfigError, match=r"`validation` must be a fraction"):
         split_by_prompt(few, validation=1.5)
-    with pytest.raises(ScorerConfigError, match=r"item 1 is a str; expected a PreferencePair"):
+    not_a_pair = r"kfold_by_prompt: pairs item 1 is a str; expected a PreferencePair"
+    with pytest.raises(ScorerConfigError, match=not_a_pair):
         kfold_by_prompt([few[0], "text"], 2)
 
 

@@ -28,6 +28,7 @@ from ..training import (
     EarlyStopping,
     TrainingHistory,
     bt_loss,
+    check_pairs,
     pair_accuracy,
     pair_targets,
     pairs_digest,
@@ -58,19 +59,7 @@ class FineTuneResult:
 
 
 def _pairs(value: Any, what: str) -> list[PreferencePair]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        raise ScorerConfigError(
-            f"{WHO}: expected `{what}` to be a list of PreferencePair (got {type(value).__name__})"
-        )
-    out = list(value)
-    for i, pair in enumerate(out):
-        if not isinstance(pair, PreferencePair):
-            raise ScorerConfigError(
-                f"{WHO}: {what} item {i} is a {type(pair).__name__}; expected a PreferencePair"
-            )
-    if not out:
-        raise ScorerConfigError(f"{WHO}: expected at least one pair in `{what}` (got none)")
-    return out
+    return check_pairs(WHO, value, what, allow_empty=False)
 
 
 def _positive(name: str, value: Any, *, integer: bool = True, zero: bool = False) -> None:

@@ -42,6 +42,7 @@ from ..training import (
     EarlyStopping,
     TrainingHistory,
     bt_loss,
+    check_pairs,
     kfold_by_prompt,
     pair_accuracy,
     pair_targets,
@@ -288,19 +289,7 @@ def make_encoder(
 
 
 def _check_pairs(pairs: Any, what: str) -> list[PreferencePair]:
-    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__"):
-        raise ScorerConfigError(
-            f"{NAME}: expected `{what}` to be a list of PreferencePair (got {type(pairs).__name__})"
-        )
-    pairs = list(pairs)
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, PreferencePair):
-            raise ScorerConfigError(
-                f"{NAME}: {what} item {i} is a {type(pair).__name__}; expected a PreferencePair"
-            )
-    if not pairs:
-        raise ScorerConfigError(f"{NAME}: expected at least one pair in `{what}` (got none)")
-    return pairs
+    return check_pairs(NAME, pairs, what, allow_empty=False)
 
 
 def _usable(pairs: list[PreferencePair], ties: str) -> tuple[list[PreferencePair], np.ndarray, int]:
