@@ -29,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 
 
+DATASETS = ("evalbiasbench", "llmbar-natural", "llmbar-adversarial", "hh-rlhf-harmless", "rm-bench")
+
+
 def load(shared: Path) -> dict[str, list]:
     pref = shared / "preference"
     llmbar = mr.data.load_llmbar(pref / "llmbar")
@@ -42,7 +45,7 @@ def load(shared: Path) -> dict[str, list]:
 
 
 def sample(name: str, pairs: list, n: int, seed: int = 0) -> list:
-    """A seeded sample of ``n`` pairs, or for RM-Bench of ``n`` prompts per domain (input order kept)."""
+    """Seeded sample: ``n`` pairs, or for RM-Bench ``n`` prompts per domain; input order kept."""
     rng = random.Random(f"{name}:{seed}")
     if name != "rm-bench":
         keep = set(rng.sample(range(len(pairs)), min(n, len(pairs))))
@@ -59,14 +62,21 @@ def sample(name: str, pairs: list, n: int, seed: int = 0) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--max-length", type=int, default=1024, help="tokens; longer inputs are truncated on the left, and counted")
+    parser.add_argument("--max-length", type=int, default=1024,
+                        help="tokens; longer inputs are truncated on the left, and counted")
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--datasets", nargs="*", default=None)
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--sample", nargs="*", default=[], metavar="NAME=N",
                         help="score a seeded sample: N pairs (RM-Bench: N prompts per domain)")
     args = parser.parse_args()
-    sizes = {name: int(n) for name, n in (item.split("=", 1) for item in args.sample)}
+    sizes: dict[str, int] = {}
+    for item in args.sample:
+        name, _, n = item.partition("=")
+        if name not in DATASETS or not n.isdigit() or int(n) < 1:
+            parser.error(f"--sample {item!r}: expected NAME=N with N >= 1 and NAME one of "
+                         f"{', '.join(DATASETS)}")
+        sizes[name] = int(n)
 
     model = str(smollm2_path())
     scorers = [
