@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=1024,
                         help="tokens; longer inputs are truncated on the left, and counted")
     parser.add_argument("--n-resamples", type=int, default=1000)
-    parser.add_argument("--datasets", nargs="*", default=None)
+    parser.add_argument("--datasets", nargs="*", default=None, choices=DATASETS)
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--sample", nargs="*", default=[], metavar="NAME=N",
                         help="score a seeded sample: N pairs (RM-Bench: N prompts per domain)")
