@@ -16,8 +16,9 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 MB = 1024 * 1024
 

@@ -30,10 +30,11 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,7 @@ class Row:
 # -- data ---------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(loader: Callable[[Path], list], path: Path) -> list:
     """Each file is read once per run, however many metrics use it."""
     return loader(path)
@@ -147,14 +148,18 @@ def darr_pairs(shared: Path, n: int) -> tuple[list[str], list[str]]:
                 refs.append(ref)
         if len(hyps) == n:
             return hyps, refs
-    raise SystemExit(f"bench: {shared / DARR_FILE} has only {len(hyps)} distinct pairs; asked for {n}")
+    raise SystemExit(
+        f"bench: {shared / DARR_FILE} has only {len(hyps)} distinct pairs; asked for {n}"
+    )
 
 
 def summeval_pairs(shared: Path, n: int) -> tuple[list[str], list[str]]:
     """The first ``n`` SummEval system summaries with their first reference (``ref_summ``)."""
     items = _load(load_summeval, shared / SUMMEVAL_FILE)
     if n > len(items):
-        raise SystemExit(f"bench: {shared / SUMMEVAL_FILE} has {len(items)} summaries; asked for {n}")
+        raise SystemExit(
+            f"bench: {shared / SUMMEVAL_FILE} has {len(items)} summaries; asked for {n}"
+        )
     return [str(it.response) for it in items[:n]], [it.references[0] for it in items[:n]]
 
 
@@ -338,9 +343,9 @@ def _bench_bertscore(
                 h, r, model_type=model, num_layers=layers, batch_size=batch_size
             )[2],
             # a new scorer per call: loads the model each time, like bert_score.score
-            "ours_fresh": lambda: metricrm.get_scorer(BERTSCORE, batch_size=batch_size)
-            .score(h, references=r)
-            .scores,
+            "ours_fresh": lambda: (
+                metricrm.get_scorer(BERTSCORE, batch_size=batch_size).score(h, references=r).scores
+            ),
         }
 
     def measure(h: list[str], r: list[str], reps: int, expected: np.ndarray | None) -> list[Row]:
@@ -421,16 +426,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"also compare BERTScore on this many items, one small batch (default "
         f"{FULL_SMALL_BATCH}, quick {QUICK_SMALL_BATCH}; 0: skip)",
     )  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size, both sides")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="BERTScore batch size, both sides"
+    )
     parser.add_argument(
         "--torch-threads", type=int, default=1,
         help="torch intra-op threads for BERTScore, both sides (default 1: steady timings on a "
         "shared machine; 0 keeps torch's default)",
     )  # fmt: skip
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared data folder")
+    parser.add_argument(
+        "--shared", type=Path, default=DEFAULT_SHARED, help="the shared data folder"
+    )
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    chosen = ALL_METRICS if args.metrics is None else tuple(m.strip() for m in args.metrics.split(","))
+    chosen = (
+        ALL_METRICS if args.metrics is None else tuple(m.strip() for m in args.metrics.split(","))
+    )
     unknown = [m for m in chosen if m not in ALL_METRICS]
     if unknown:
         parser.error(f"unknown metric(s) {', '.join(unknown)}; valid: {', '.join(ALL_METRICS)}")

@@ -39,7 +39,7 @@ MAX_LENGTH = 512
 
 
 def load_items(n: int) -> tuple[list, list[str]]:
-    from metricrm.data.hh_rlhf import load_hh_rlhf
+    from metricrm.data import load_hh_rlhf
 
     pairs = [p for p in load_hh_rlhf(DATA) if p.chosen.strip()][:n]
     if len(pairs) < n:
@@ -145,8 +145,8 @@ def main() -> None:
 
     import numpy as np
 
-    from metricrm.models import default_encoder_path
-    from metricrm.offline_models import build_classifier_on
+    from metricrm.adapters.model_location import default_encoder_path
+    from metricrm.adapters.offline_models import build_classifier_on
 
     with tempfile.TemporaryDirectory(prefix="bench-rm-") as tmp:
         model = str(build_classifier_on(default_encoder_path(), Path(tmp) / "minilm-rm", seed=0))

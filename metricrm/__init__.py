@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from ._version import __version__
 from .core import (
     BaseScorer,
     DataFormatError,
@@ -20,9 +21,9 @@ from .core import (
     PointwiseItem,
     PreferencePair,
     ScoreOutput,
-    ScoreResult,
     Scorer,
     ScorerConfigError,
+    ScoreResult,
     ScorerInputError,
     ScorerOutputError,
     UnknownScorerError,
@@ -33,8 +34,6 @@ from .core import (
     unregister_scorer,
 )
 
-__version__ = "0.1.0"
-
 # Names resolved on first use so that `import metricrm` loads no data or model libraries.
 _LAZY = {
     "data": "metricrm.data",
@@ -43,11 +42,28 @@ _LAZY = {
     "load_pointwise_items": "metricrm.data:load_pointwise_items",
     "score_in_chunks": "metricrm.core.batching:score_in_chunks",
     "score_with_cache": "metricrm.core.batching:score_with_cache",
+    "score_pairs": "metricrm.core.batching:score_pairs",
+    "PairScores": "metricrm.core.batching:PairScores",
+    "PartialScoringError": "metricrm.core.errors:PartialScoringError",
+    "ModelUnavailableError": "metricrm.core.errors:ModelUnavailableError",
     "ScoreCache": "metricrm.core.cache:ScoreCache",
     "CacheStats": "metricrm.core.cache:CacheStats",
+    "write_table": "metricrm.core.results_io:write_table",
+    "read_table": "metricrm.core.results_io:read_table",
     "meta": "metricrm.meta",
-    "meta_evaluate": "metricrm.meta_eval:meta_evaluate",
+    "meta_evaluate": "metricrm.study:meta_evaluate",
+    "study": "metricrm.study",
+    "training": "metricrm.training",
+    "weighting": "metricrm.weighting",
+    "probes": "metricrm.probes",
+    "plotting": "metricrm.plotting",
+    "report": "metricrm.report",
 }
+
+
+def __dir__() -> list[str]:
+    """Every public name, the lazily loaded ones included."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -29,7 +29,7 @@ def _folder(name: str) -> Path:
     return _root / name
 
 
-@lru_cache(maxsize=None)
+@cache
 def tiny_reward_model_path(
     num_labels: int = 1,
     architecture: str = "llama",
@@ -39,7 +39,7 @@ def tiny_reward_model_path(
     labels: tuple[str, ...] | None = None,
 ) -> str:
     """A tiny random sequence classifier (decoder with last-token pooling, or BERT)."""
-    from metricrm.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
+    from metricrm.adapters.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
 
     name = f"rm-{architecture}-{num_labels}-{int(chat_template)}{int(pad_token)}-{max_positions}-{labels}"
     folder = build_tiny_model(
@@ -66,7 +66,7 @@ def _set_labels(folder: Path, labels: tuple[str, ...]) -> None:
     config_file.write_text(json.dumps(config, indent=1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def tiny_causal_lm_path(
     chat_template: bool = True,
     pad_token: bool = True,
@@ -74,7 +74,7 @@ def tiny_causal_lm_path(
     seed: int = 0,
 ) -> str:
     """A tiny random Llama causal LM with the MiniLM tokenizer."""
-    from metricrm.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
+    from metricrm.adapters.offline_models import TINY_CHAT_TEMPLATE, build_tiny_model
 
     name = f"lm-{int(chat_template)}{int(pad_token)}-{max_positions}-{seed}"
     return str(
@@ -89,18 +89,18 @@ def tiny_causal_lm_path(
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def minilm_reward_model_path(seed: int = 0) -> str:
     """The real all-MiniLM-L6-v2 encoder with a random one-output head (seeded)."""
-    from metricrm.models import default_encoder_path
-    from metricrm.offline_models import build_classifier_on
+    from metricrm.adapters.model_location import default_encoder_path
+    from metricrm.adapters.offline_models import build_classifier_on
 
     return str(build_classifier_on(default_encoder_path(), _folder(f"minilm-rm-{seed}"), seed=seed))
 
 
-@lru_cache(maxsize=None)
+@cache
 def smollm2_model_path() -> str:
     """SmolLM2-135M-Instruct as a safetensors folder (converted once into the metricrm cache)."""
-    from metricrm.offline_models import smollm2_path
+    from metricrm.adapters.offline_models import smollm2_path
 
     return str(smollm2_path())

@@ -37,7 +37,9 @@ def _table_rows(stdout: str) -> list[list[str]]:
 def test_quick_run_has_a_row_per_metric_and_equal_scores(bench, shared_data, tmp_path, capsys):
     out = tmp_path / "results.json"
     shared = ["--shared", str(shared_data)]
-    results = bench.main(["--quick", "--items", "20", "--skip-bertscore", *shared, "--output", str(out)])
+    results = bench.main(
+        ["--quick", "--items", "20", "--skip-bertscore", *shared, "--output", str(out)]
+    )
     table = _table_rows(capsys.readouterr().out)
     expected = [m for m in bench.ALL_METRICS if m != bench.BERTSCORE]
     assert [row[0] for row in table] == expected
@@ -76,7 +78,9 @@ def test_score_mismatch_stops_the_benchmark(bench):
 @pytest.mark.slow
 def test_quick_bertscore_rows_compare_equal_scores(bench, shared_data, capsys):
     shared = ["--shared", str(shared_data)]
-    results = bench.main(["--quick", "--metrics", "bertscore_f1", "--bertscore-items", "5", *shared])
+    results = bench.main(
+        ["--quick", "--metrics", "bertscore_f1", "--bertscore-items", "5", *shared]
+    )
     table = _table_rows(capsys.readouterr().out)
     # all 5 summaries, then one small batch of 2 (the quick default)
     assert [(row[0], row[3]) for row in table] == [

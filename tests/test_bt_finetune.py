@@ -26,7 +26,7 @@ def sample():
 
 @pytest.fixture(scope="module")
 def tuned(sample, tmp_path_factory):
-    from metricrm.adapters.bt_finetune import fine_tune_reward_model
+    from metricrm.training import fine_tune_reward_model
 
     out = tmp_path_factory.mktemp("tuned")
     return fine_tune_reward_model(
@@ -80,7 +80,7 @@ def test_best_checkpoint_is_saved_and_loads_as_reward_model(tuned, sample):
 
 
 def test_same_seed_same_model(tuned, sample, tmp_path):
-    from metricrm.adapters.bt_finetune import fine_tune_reward_model
+    from metricrm.training import fine_tune_reward_model
 
     again = fine_tune_reward_model(
         sample, base_model=tiny_reward_model_path(), output_dir=tmp_path / "again", **SETTINGS
@@ -91,15 +91,15 @@ def test_same_seed_same_model(tuned, sample, tmp_path):
 
 
 def test_refuses_non_empty_output_and_bad_settings(sample, tuned):
-    from metricrm.adapters.bt_finetune import fine_tune_reward_model
+    from metricrm.training import fine_tune_reward_model
 
     with pytest.raises(ScorerConfigError, match=r"exists and is not empty; pass overwrite=True"):
         fine_tune_reward_model(
             sample, base_model=tiny_reward_model_path(), output_dir=tuned.output_dir
         )
-    with pytest.raises(ScorerConfigError, match=r"`lr` must be a positive number \(got 0\)"):
+    with pytest.raises(ScorerConfigError, match=r"`lr` must be a number > 0 \(got 0\)"):
         fine_tune_reward_model(sample, base_model="x", output_dir="unused", lr=0)
-    with pytest.raises(ScorerConfigError, match=r"monitor must be one of 'loss', 'accuracy'"):
+    with pytest.raises(ScorerConfigError, match=r"`monitor` must be one of 'loss', 'accuracy'"):
         fine_tune_reward_model(sample, base_model="x", output_dir="unused", monitor="f1")
     not_a_pair = r"fine_tune_reward_model: validation item 0 is a str; expected a PreferencePair"
     with pytest.raises(ScorerConfigError, match=not_a_pair):

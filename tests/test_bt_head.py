@@ -19,11 +19,13 @@ from metricrm.core.errors import DataFormatError, ScorerConfigError, ScorerInput
 from metricrm.training import (
     EarlyStopping,
     bt_loss,
+    cross_validate_bt_head,
     kfold_by_prompt,
     pair_targets,
     pairs_digest,
     prompt_key,
     split_by_prompt,
+    train_bt_head,
 )
 
 HH = "preference/hh-rlhf/harmless-base_test.jsonl.gz"
@@ -133,7 +135,7 @@ def test_targets_early_stopping_and_digest():
     ties = [p.label == "tie" for p in sample]
     assert sum(ties) == 2 and np.array_equal(targets == 0.5, ties)
     assert np.isnan(pair_targets(sample, "exclude")[ties]).all()
-    with pytest.raises(ScorerConfigError, match="ties must be one of half, exclude"):
+    with pytest.raises(ScorerConfigError, match="`ties` must be one of 'half', 'exclude'"):
         pair_targets(sample, "drop")
 
     stop = EarlyStopping(2)
@@ -163,9 +165,8 @@ def sample():
 @pytest.fixture(scope="module")
 def trained(sample):
     pytest.importorskip("torch")
-    from metricrm.adapters.bt_head import BradleyTerryHead
 
-    return BradleyTerryHead.train(sample, **SAMPLE_SETTINGS)
+    return train_bt_head(sample, **SAMPLE_SETTINGS)
 
 
 def _score(head, pairs, side="chosen"):
@@ -187,15 +188,14 @@ def test_training_loss_decreases_and_history(trained):
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_weights_and_scores(trained, sample):
-    from metricrm.adapters.bt_head import BradleyTerryHead
 
-    again = BradleyTerryHead.train(sample, **SAMPLE_SETTINGS)  # fresh encoder, fresh embeddings
+    again = train_bt_head(sample, **SAMPLE_SETTINGS)  # fresh encoder, fresh embeddings
     assert again.params.keys() == trained.params.keys()
     for key in trained.params:
         np.testing.assert_array_equal(again.params[key], trained.params[key])
     assert again.signature == trained.signature
     np.testing.assert_array_equal(_score(again, sample).scores, _score(trained, sample).scores)
-    other = BradleyTerryHead.train(sample, **{**SAMPLE_SETTINGS, "seed": 1})
+    other = train_bt_head(sample, **{**SAMPLE_SETTINGS, "seed": 1})
     assert not np.array_equal(other.params["0.weight"], trained.params["0.weight"])
     assert other.signature != trained.signature  # the weights hash is part of it
 
@@ -262,7 +262,7 @@ def test_truncation_is_counted_and_reported(trained):
 @pytest.mark.slow
 def test_errors_name_the_head(trained, sample, tmp_path):
     from metricrm.adapters.bt_head import BradleyTerryHead
-    from metricrm.models import ModelUnavailableError
+    from metricrm.core.errors import ModelUnavailableError
 
     with pytest.raises(ScorerInputError, match=r"^bt_head: expected `prompts`"):
         trained.score(["a response"])
@@ -284,22 +284,21 @@ def test_errors_name_the_head(trained, sample, tmp_path):
     with pytest.raises(DataFormatError, match=r"head.safetensors: weights hash .* does not match"):
         BradleyTerryHead.load(folder)
     with pytest.raises(ScorerConfigError, match=r"bt_head: features must be distinct names"):
-        BradleyTerryHead.train(sample, features=("response", "length"))
+        train_bt_head(sample, features=("response", "length"))
     with pytest.raises(ScorerConfigError, match=r"bt_head: `lr` must be a number > 0"):
-        BradleyTerryHead.train(sample, lr=-1.0)
+        train_bt_head(sample, lr=-1.0)
     with pytest.raises(ScorerConfigError, match=r"bt_head: expected at least one pair in `pairs`"):
-        BradleyTerryHead.train([])
+        train_bt_head([])
 
 
 @pytest.mark.slow
 def test_tie_policies(sample):
-    from metricrm.adapters.bt_head import BradleyTerryHead
 
     memo: dict = {}
-    half = BradleyTerryHead.train(sample, validation=None, epochs=3, memo=memo)
+    half = train_bt_head(sample, validation=None, epochs=3, memo=memo)
     assert half.history.counts["train_ties"] == 2 and half.history.counts["excluded_ties"] == 0
     assert half.history.monitor == "none" and half.history.best_epoch == 3
-    excluded = BradleyTerryHead.train(sample, validation=None, epochs=3, ties="exclude", memo=memo)
+    excluded = train_bt_head(sample, validation=None, epochs=3, ties="exclude", memo=memo)
     assert excluded.history.counts == {
         **half.history.counts,
         "train_pairs": 34,
@@ -311,7 +310,6 @@ def test_tie_policies(sample):
 
 @pytest.mark.slow
 def test_cross_validation_holds_out_whole_prompts(sample):
-    from metricrm.adapters.bt_head import cross_validate_bt_head
 
     cv = cross_validate_bt_head(sample, k=3, seed=0, epochs=30, lr=1e-3)
     folds = kfold_by_prompt(sample, 3, seed=0)
@@ -329,14 +327,13 @@ def test_cross_validation_holds_out_whole_prompts(sample):
 def test_learns_hh_rlhf_harmless_preferences(hh_pairs):
     """Trained on ~1500 real HH-RLHF harmless pairs, the head ranks held-out prompts' pairs
     better than chance: the 95% bootstrap interval of held-out accuracy lies above 0.5."""
-    from metricrm.adapters.bt_head import BradleyTerryHead
     from metricrm.meta import MEAN, bootstrap, pairwise_outcomes
 
     pairs = [p for p in hh_pairs[:2000] if p.chosen.strip() and p.rejected.strip()]
     split = split_by_prompt(pairs, validation=0.0, test=0.25, seed=0)
     train, held_out = split.take(pairs, "train"), split.take(pairs, "test")
     assert len(train) > 1400 and len(held_out) > 450
-    head = BradleyTerryHead.train(
+    head = train_bt_head(
         train, validation=0.1, features=("response",), max_length=128, seed=0
     )
     with warnings.catch_warnings():

@@ -42,9 +42,25 @@ def test_second_run_computes_nothing_and_is_identical(tmp_path):
     cache = ScoreCache(tmp_path)
     scorer = _Counting()
     first_stats, second_stats = CacheStats(), CacheStats()
-    first = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=cache, stats=first_stats, chunk_size=7, progress=False)
+    first = score_with_cache(
+        scorer,
+        RESPONSES,
+        references=REFERENCES,
+        cache=cache,
+        stats=first_stats,
+        chunk_size=7,
+        progress=False,
+    )
     assert (first_stats.hits, first_stats.computed, scorer.scored) == (0, 50, 50)
-    second = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=cache, stats=second_stats, chunk_size=7, progress=False)
+    second = score_with_cache(
+        scorer,
+        RESPONSES,
+        references=REFERENCES,
+        cache=cache,
+        stats=second_stats,
+        chunk_size=7,
+        progress=False,
+    )
     assert (second_stats.hits, second_stats.computed, scorer.scored) == (50, 0, 50)
     np.testing.assert_array_equal(first.scores, second.scores)
     direct = mr.get_scorer("token_f1").score(RESPONSES, references=REFERENCES).scores
@@ -56,7 +72,9 @@ def test_corpus_score_and_details_survive_the_cache(tmp_path):
     cache = ScoreCache(tmp_path)
     scorer = mr.get_scorer("chrf")
     direct = scorer.score(RESPONSES, references=REFERENCES)
-    score_with_cache(scorer, RESPONSES[:20], references=REFERENCES[:20], cache=cache, progress=False)
+    score_with_cache(
+        scorer, RESPONSES[:20], references=REFERENCES[:20], cache=cache, progress=False
+    )
     cached = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=cache, progress=False)
     np.testing.assert_array_equal(cached.scores, direct.scores)
     assert cached.corpus_score == pytest.approx(direct.corpus_score, abs=1e-12)
@@ -68,7 +86,9 @@ def test_settings_change_the_key(tmp_path):
     a, b = mr.get_scorer("chrf"), mr.get_scorer("chrf", beta=1)
     ra = score_with_cache(a, RESPONSES, references=REFERENCES, cache=cache, progress=False)
     stats = CacheStats()
-    rb = score_with_cache(b, RESPONSES, references=REFERENCES, cache=cache, stats=stats, progress=False)
+    rb = score_with_cache(
+        b, RESPONSES, references=REFERENCES, cache=cache, stats=stats, progress=False
+    )
     assert stats.computed == 50
     assert not np.array_equal(ra.scores, rb.scores)
 
@@ -77,10 +97,20 @@ def test_failure_part_way_keeps_finished_chunks(tmp_path):
     cache = ScoreCache(tmp_path)
     failing = _Counting(fail_on=RESPONSES[23])
     with pytest.raises(PartialScoringError, match=r"counting: scoring failed .*backend crashed"):
-        score_with_cache(failing, RESPONSES, references=REFERENCES, cache=cache, chunk_size=10, progress=False)
+        score_with_cache(
+            failing, RESPONSES, references=REFERENCES, cache=cache, chunk_size=10, progress=False
+        )
     assert cache.count() == 20
     resumed, stats = _Counting(), CacheStats()
-    result = score_with_cache(resumed, RESPONSES, references=REFERENCES, cache=cache, stats=stats, chunk_size=10, progress=False)
+    result = score_with_cache(
+        resumed,
+        RESPONSES,
+        references=REFERENCES,
+        cache=cache,
+        stats=stats,
+        chunk_size=10,
+        progress=False,
+    )
     assert (stats.hits, stats.computed, resumed.scored) == (20, 30, 30)
     direct = mr.get_scorer("token_f1").score(RESPONSES, references=REFERENCES).scores
     np.testing.assert_array_equal(result.scores, direct)
@@ -121,9 +151,15 @@ def test_killed_run_resumes_with_only_the_rest(tmp_path):
     done = ScoreCache(tmp_path / "cache").count()
     assert 12 <= done < 40, "the run should have been killed part-way"
     rerun = subprocess.run(
-        [sys.executable, "-c", _KILLABLE.replace("time.sleep(0.3)", "print(len(responses), flush=True)"),
-         str(tmp_path / "cache")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            _KILLABLE.replace("time.sleep(0.3)", "print(len(responses), flush=True)"),
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     recomputed = sum(int(line) for line in rerun.stdout.split())
     assert recomputed == 40 - done
@@ -134,8 +170,12 @@ def _writer(args):
     folder, worker = args
     cache = ScoreCache(folder)
     scorer = mr.get_scorer("length_chars")
-    responses = [f"shared item {i}" for i in range(200)] + [f"own item {worker} {i}" for i in range(50)]
-    return score_with_cache(scorer, responses, cache=cache, chunk_size=10, progress=False).scores.tolist()
+    responses = [f"shared item {i}" for i in range(200)] + [
+        f"own item {worker} {i}" for i in range(50)
+    ]
+    return score_with_cache(
+        scorer, responses, cache=cache, chunk_size=10, progress=False
+    ).scores.tolist()
 
 
 def test_concurrent_writers_do_not_corrupt(tmp_path):
@@ -143,7 +183,9 @@ def test_concurrent_writers_do_not_corrupt(tmp_path):
     with ctx.Pool(4) as pool:
         results = pool.map(_writer, [(str(tmp_path), w) for w in range(4)])
     for worker, scores in enumerate(results):
-        expected = [len(f"shared item {i}") for i in range(200)] + [len(f"own item {worker} {i}") for i in range(50)]
+        expected = [len(f"shared item {i}") for i in range(200)] + [
+            len(f"own item {worker} {i}") for i in range(50)
+        ]
         assert scores == expected
     cache = ScoreCache(tmp_path)
     assert cache.count() == 200 + 4 * 50
@@ -162,9 +204,9 @@ def test_many_connections_racing_to_create_one_cache(tmp_path):
         barrier = threading.Barrier(8)
 
         def open_cache():
-            barrier.wait()
+            barrier.wait()  # noqa: B023 (each thread runs within its own iteration)
             try:
-                ScoreCache(folder, timeout=10)
+                ScoreCache(folder, timeout=10)  # noqa: B023
             except sqlite3.OperationalError as error:
                 failures.append(error)
 

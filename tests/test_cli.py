@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 import metricrm as mr
+from metricrm import read_table
 from metricrm.cli import main
-from metricrm.io import read_table
 
 ITEMS = mr.load_sample("reference")[:12]
 PAIRS = mr.load_sample("preference")

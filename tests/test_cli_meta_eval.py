@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import metricrm as mr
+from metricrm import read_table
 from metricrm.cli import main
-from metricrm.io import read_table
 
 FAST = ["--n-resamples", "200", "--no-progress"]
 REF_FLAGS = ["-s", "chrf", "-s", "bleu", "--set", "chrf.word_order=2", "-d", "sample:reference"]

@@ -41,10 +41,10 @@ def _bt_head_kwargs() -> dict:
     """A Bradley-Terry head trained briefly on the built-in sample, saved to a folder."""
     import tempfile
 
-    from metricrm.adapters.bt_head import BradleyTerryHead
+    from metricrm.training import train_bt_head
 
     folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-")
-    head = BradleyTerryHead.train(mr.load_sample("preference"), validation=0.25, epochs=20, lr=1e-3)
+    head = train_bt_head(mr.load_sample("preference"), validation=0.25, epochs=20, lr=1e-3)
     head.save(folder)
     return {"path": folder}
 
@@ -203,3 +203,172 @@ def test_bad_input_names_scorer_and_item(name, case, scorers):
     responses, references, pattern = BAD_INPUTS[case]
     with pytest.raises(ScorerInputError, match=rf"^{re.escape(name)}: .*{pattern}"):
         scorers(name).score(responses, references=references)
+
+
+# -- every setting is in the signature or declared score-neutral ---------------------------
+
+
+def _tokenizer_of(path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _baseline_files() -> tuple[str, str]:
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="metricrm-test-baseline-")
+    paths = []
+    for k, value in enumerate((0.1, 0.2)):
+        path = f"{folder}/b{k}.csv"
+        rows = "".join(f"{layer},{value},{value},{value}\n" for layer in range(7))
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("LAYER,P,R,F\n" + rows)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def _model_alternatives(kind: str) -> dict:
+    """Settings shared by every transformers-model scorer, each changed from the default."""
+    plain = {"template": "plain"}
+    return {
+        "revision": {"revision": "v2"},
+        "dtype": {"dtype": "bfloat16"},
+        "max_length": {"max_length": 64},
+        "truncation": {"truncation": False},
+        "truncation_side": {"truncation_side": "right"},
+        "template": plain,
+        "plain_format": ({**plain, "plain_format": "{role}> {content}"}, plain),
+        "plain_separator": ({**plain, "plain_separator": "\n"}, plain),
+        "trust_remote_code": {"trust_remote_code": True},
+    }
+
+
+def _alternatives(name: str) -> dict:
+    """setting -> overrides that change it: a dict applied on top of the CASES settings, or a
+    pair (overrides, reference overrides) when the setting only acts together with another."""
+    sacre_bleu = {
+        "tokenize": {"tokenize": "char"},
+        "lowercase": {"lowercase": True},
+        "smooth_method": {"smooth_method": "floor"},
+        "smooth_value": (
+            {"smooth_method": "floor", "smooth_value": 0.5},
+            {"smooth_method": "floor"},
+        ),
+        "max_ngram_order": {"max_ngram_order": 3},
+        "effective_order": {"effective_order": name == "corpus_bleu"},
+    }
+    chrf = {
+        "char_order": {"char_order": 4},
+        "word_order": {"word_order": 1},
+        "beta": {"beta": 1},
+        "lowercase": {"lowercase": True},
+        "whitespace": {"whitespace": True},
+        "eps_smoothing": {"eps_smoothing": True},
+    }
+    if name in ("bleu", "corpus_bleu"):
+        return sacre_bleu
+    if name in ("chrf", "chrf++"):
+        return chrf
+    if name == "ter":
+        return {k: {k: True} for k in ("normalized", "no_punct", "asian_support", "case_sensitive")}
+    if name.startswith("rouge"):
+        return {"use_stemmer": {"use_stemmer": True}, "output": {"output": "recall"}}
+    if name.startswith("bertscore"):
+        first, second = _baseline_files()
+        tiny_bert = models.tiny_reward_model_path(architecture="bert")
+        rescale = {"rescale_with_baseline": True, "baseline_path": first}
+        return {
+            "model": {"model": tiny_bert, "num_layers": 1},
+            "num_layers": {"num_layers": 5},
+            "idf": {"idf": True},
+            "idf_sentences": ({"idf": True, "idf_sentences": ["a b"]}, {"idf": True}),
+            "rescale_with_baseline": rescale,
+            "baseline_path": ({**rescale, "baseline_path": second}, rescale),
+            "lang": ({**rescale, "lang": "en"}, rescale),
+        }
+    if name == "exact_match":
+        return {"normalize": {"normalize": False}}
+    if name == "length_tokens":
+        return {"tokenizer": {"tokenizer": "regex"}}
+    if name == "hf_evaluate":
+        from .evaluate_fixtures import EXACT_MATCH_RATE
+
+        return {
+            "module": {"module": str(EXACT_MATCH_RATE)},
+            "score_key": {"score_key": "token_precision"},
+            "per_item": {"per_item": "output"},
+            "compute_kwargs": {"compute_kwargs": {"lowercase": True}},
+            "higher_is_better": {"higher_is_better": False},
+            "load_kwargs": {"load_kwargs": {"config_name": "other"}},
+        }
+    if name == "reward_model":
+        path = models.tiny_reward_model_path()
+        two = models.tiny_reward_model_path(num_labels=2)
+        return {
+            **_model_alternatives("classifier"),
+            "model": {"model": models.tiny_reward_model_path(architecture="bert")},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+            "output": ({"model": two, "output": 1}, {"model": two, "output": 0}),
+            "weights": {"weights": [2.0]},
+            "activation": {"activation": "sigmoid"},
+        }
+    if name in ("lm_logprob", "lm_perplexity", "lm_judge"):
+        path = models.tiny_causal_lm_path()
+        own = {
+            "model": {"model": models.tiny_causal_lm_path(seed=1)},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+        }
+        if name == "lm_logprob":
+            own["reduction"] = {"reduction": "sum"}
+        if name in ("lm_logprob", "lm_perplexity"):
+            own["include_eos"] = {"include_eos": True}
+        if name == "lm_judge":
+            own["judge_template"] = {"judge_template": "Good? {response} Answer Yes or No."}
+            own["yes_words"] = {"yes_words": ("Yes", "yes")}
+            own["no_words"] = {"no_words": ("No", "no")}
+        return {**_model_alternatives("lm"), **own}
+    if name == "dpo_reward":
+        path = models.tiny_causal_lm_path(seed=0)
+        return {
+            **_model_alternatives("lm"),
+            "policy": {"policy": models.tiny_causal_lm_path(seed=2)},
+            "reference": {"reference": models.tiny_causal_lm_path(seed=2)},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+            "reference_tokenizer": {"reference_tokenizer": _tokenizer_of(path)},
+            "beta": {"beta": 0.2},
+            "reference_revision": {"reference_revision": "v2"},
+            "include_eos": {"include_eos": True},
+        }
+    if name == "bt_head":
+        import tempfile
+
+        from metricrm.training import train_bt_head
+
+        folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-other-")
+        sample = mr.load_sample("preference")
+        train_bt_head(sample, validation=0.25, epochs=5, lr=1e-3, seed=1).save(folder)
+        return {"path": {"path": folder}}
+    return {}
+
+
+@pytest.mark.parametrize("name", _params())
+def test_every_setting_changes_the_signature_or_is_score_neutral(name, scorers, settings_of):
+    """A setting missing from the signature would let the score cache return another
+    configuration's scores: every constructor setting must change the signature, unless the
+    scorer declares it score-neutral (device, batch sizes, cache folders)."""
+    spec = mr.scorer_spec(name)
+    base = scorers(name)
+    neutral = set(getattr(base, "score_neutral", ()))
+    alternatives = _alternatives(name)
+    unchecked = [
+        s for s in spec.settings() if s not in spec.preset and s not in neutral | set(alternatives)
+    ]
+    assert not unchecked, f"{name}: settings neither tested nor declared score-neutral: {unchecked}"
+    for setting, change in alternatives.items():
+        if setting in spec.preset:
+            continue
+        changed, reference = change if isinstance(change, tuple) else (change, {})
+        first = mr.get_scorer(name, **{**settings_of(name), **reference}).signature
+        second = mr.get_scorer(name, **{**settings_of(name), **changed}).signature
+        assert first != second, f"{name}: setting {setting!r} does not change the signature"

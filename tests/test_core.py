@@ -46,7 +46,10 @@ def test_unknown_name_lists_valid_names():
 
 
 def test_unknown_setting_names_scorer_and_valid_settings(registered):
-    with pytest.raises(ScorerConfigError, match=r"test_constant: unknown setting\(s\) colour; valid settings: value"):
+    with pytest.raises(
+        ScorerConfigError,
+        match=r"test_constant: unknown setting\(s\) colour; valid settings: value",
+    ):
         mr.get_scorer(registered, colour="red")
 
 
@@ -86,7 +89,10 @@ def test_register_as_decorator():
 
 def test_nan_from_backend_names_item(registered):
     scorer = mr.get_scorer(registered, value=float("nan"))
-    with pytest.raises(ScorerOutputError, match=r"test_constant: backend returned a non-finite score \(nan\) for item 0 and 1 more"):
+    with pytest.raises(
+        ScorerOutputError,
+        match=r"test_constant: backend returned a non-finite score \(nan\) for item 0 and 1 more",
+    ):
         scorer.score(["x", "y"])
 
 
@@ -112,7 +118,8 @@ def test_to_frame_has_scores_and_details():
 
 def test_entry_point_plugin_is_discovered(tmp_path, monkeypatch):
     pkg = tmp_path / "mr_plugin_demo.py"
-    pkg.write_text(textwrap.dedent('''
+    pkg.write_text(
+        textwrap.dedent('''
         import metricrm as mr
 
         class Shout(mr.BaseScorer):
@@ -121,7 +128,8 @@ def test_entry_point_plugin_is_discovered(tmp_path, monkeypatch):
 
             def _score(self, responses, *, references, prompts, sources):
                 return mr.ScoreOutput([r.count("!") for r in responses])
-    '''))
+    ''')
+    )
     dist = tmp_path / "mr_plugin_demo-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mr-plugin-demo\nVersion: 1.0\n")

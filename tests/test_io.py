@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import metricrm as mr
-from metricrm.io import read_table, table_format, write_table
+from metricrm.core.results_io import read_table, table_format, write_table
 
 FORMATS = ["csv", "jsonl", "parquet"]
 

@@ -16,10 +16,23 @@ CHAT = [
     {"role": "user", "content": "2+2?"},
 ]
 PAIRS = [
-    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon.", "label": "chosen",
-     "subset": "qa", "id": "a"},
-    {"prompt": CHAT, "chosen": "4", "rejected": "5", "label": "tie", "subset": "math", "id": "b",
-     "note": "x"},
+    {
+        "prompt": "Capital of France?",
+        "chosen": "Paris.",
+        "rejected": "Lyon.",
+        "label": "chosen",
+        "subset": "qa",
+        "id": "a",
+    },
+    {
+        "prompt": CHAT,
+        "chosen": "4",
+        "rejected": "5",
+        "label": "tie",
+        "subset": "math",
+        "id": "b",
+        "note": "x",
+    },
 ]
 
 
@@ -41,7 +54,9 @@ def test_jsonl_round_trip(tmp_path):
 
 def test_json_list_and_no_label_column(tmp_path):
     path = tmp_path / "p.json"
-    path.write_text(json.dumps([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in PAIRS]))
+    path.write_text(
+        json.dumps([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in PAIRS])
+    )
     pairs = load_preference_pairs(path)
     assert [p.label for p in pairs] == ["chosen", "chosen"] and pairs[0].meta == {}
 
@@ -101,31 +116,55 @@ def test_pointwise_dataframe_with_score_columns():
     )
     items = load_pointwise_items(
         frame,
-        columns={"response": "hyp", "references": ["ref", "ref2"], "human": ["fluency", "adequacy"], "group": "seg"},
+        columns={
+            "response": "hyp",
+            "references": ["ref", "ref2"],
+            "human": ["fluency", "adequacy"],
+            "group": "seg",
+        },
     )
     assert [i.response for i in items] == ["a cat", "the dog"]
     assert [i.references for i in items] == [("a cat sat", "cat"), ("a dog",)]
     assert items[0].human == {"fluency": 4.5, "adequacy": 3.0}
     assert items[1].human == {"fluency": None, "adequacy": 2.0}  # NaN = unscored
-    assert [(i.system, i.group, i.meta) for i in items] == [("s1", "7", {"extra": "x"}), ("s2", "8", {"extra": "y"})]
+    assert [(i.system, i.group, i.meta) for i in items] == [
+        ("s1", "7", {"extra": "x"}),
+        ("s2", "8", {"extra": "y"}),
+    ]
 
 
 def test_pointwise_jsonl_defaults(tmp_path):
     records = [
-        {"response": "r1", "references": ["x", "y"], "human": {"mqm": -1.5, "da": None}, "system": "A", "group": 1},
-        {"response": "r2", "references": "z", "human": {"mqm": 0, "da": 70}, "system": "B", "group": 1},
+        {
+            "response": "r1",
+            "references": ["x", "y"],
+            "human": {"mqm": -1.5, "da": None},
+            "system": "A",
+            "group": 1,
+        },
+        {
+            "response": "r2",
+            "references": "z",
+            "human": {"mqm": 0, "da": 70},
+            "system": "B",
+            "group": 1,
+        },
     ]
     items = load_pointwise_items(write_jsonl(tmp_path / "i.jsonl", records))
     assert [i.references for i in items] == [("x", "y"), ("z",)]
     assert [i.human for i in items] == [{"mqm": -1.5, "da": None}, {"mqm": 0.0, "da": 70.0}]
-    scored = load_pointwise_items(write_jsonl(tmp_path / "s.jsonl", [{"response": "r", "score": "0.25"}]))
+    scored = load_pointwise_items(
+        write_jsonl(tmp_path / "s.jsonl", [{"response": "r", "score": "0.25"}])
+    )
     assert scored[0].human == {"score": 0.25}
 
 
 def test_parquet_round_trip(tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    frame = pd.DataFrame({"response": ["a", "b"], "references": [["r1", "r2"], ["r3"]], "score": [0.5, 1.0]})
+    frame = pd.DataFrame(
+        {"response": ["a", "b"], "references": [["r1", "r2"], ["r3"]], "score": [0.5, 1.0]}
+    )
     frame.to_parquet(tmp_path / "i.parquet")
     items = load_pointwise_items(tmp_path / "i.parquet")
     assert [(i.response, i.references, i.human) for i in items] == [
@@ -179,7 +218,12 @@ def test_hub_id_goes_through_load_dataset(monkeypatch, tmp_path):
 
 def test_malformed_and_truncated_jsonl(tmp_path):
     path = tmp_path / "bad.jsonl"
-    lines = [json.dumps(PAIRS[0]), json.dumps(PAIRS[0]), '{"prompt": "x", "chosen": ', json.dumps(PAIRS[0])]
+    lines = [
+        json.dumps(PAIRS[0]),
+        json.dumps(PAIRS[0]),
+        '{"prompt": "x", "chosen": ',
+        json.dumps(PAIRS[0]),
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=rf"{path.name}: line 3: invalid or truncated JSON"):
         load_preference_pairs(path)
@@ -243,7 +287,12 @@ def test_invalid_label_names_file_line_and_value(tmp_path):
 
 
 def test_empty_files(tmp_path):
-    for name, text in [("e.jsonl", "\n\n"), ("e.json", ""), ("e.csv", ""), ("h.csv", "prompt,chosen,rejected\n")]:
+    for name, text in [
+        ("e.jsonl", "\n\n"),
+        ("e.json", ""),
+        ("e.csv", ""),
+        ("h.csv", "prompt,chosen,rejected\n"),
+    ]:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         with pytest.raises(

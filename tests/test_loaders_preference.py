@@ -68,12 +68,22 @@ def test_rm_bench_single_file_keeps_extra_fields(shared_data, rm_bench):
     assert pairs == [p for p in rm_bench if p.subset == "code"]
     assert pairs[-1].meta["language"] == raw[-1]["language"]
     assert pairs[-1].meta["task_id"] == raw[-1]["task_id"]
-    assert Counter(p.meta["difficulty"] for p in pairs) == {"hard": 3 * 228, "normal": 3 * 228, "easy": 3 * 228}
+    assert Counter(p.meta["difficulty"] for p in pairs) == {
+        "hard": 3 * 228,
+        "normal": 3 * 228,
+        "easy": 3 * 228,
+    }
 
 
 def test_rm_bench_wrong_number_of_styles(tmp_path):
     path = tmp_path / "chat_filtered.json"
-    item = {"id": 1, "subset": "x", "prompt": "p", "chosen": ["a", "b", "c"], "rejected": ["a", "b"]}
+    item = {
+        "id": 1,
+        "subset": "x",
+        "prompt": "p",
+        "chosen": ["a", "b", "c"],
+        "rejected": ["a", "b"],
+    }
     path.write_text(json.dumps([item, item]), encoding="utf-8")
     with pytest.raises(
         DataFormatError,
@@ -93,7 +103,9 @@ def test_llmbar_counts_and_labels(shared_data):
         for pair, item in zip(loaded, raw):
             better, worse = (1, 2) if item["label"] == 1 else (2, 1)
             assert (pair.prompt, pair.chosen, pair.rejected) == (
-                item["input"], item[f"output_{better}"], item[f"output_{worse}"]
+                item["input"],
+                item[f"output_{better}"],
+                item[f"output_{worse}"],
             )
             assert pair.meta["label"] == item["label"]
     assert load_llmbar(root / "Adversarial" / "GPTOut" / "dataset.json") == [
@@ -130,14 +142,18 @@ def test_evalbiasbench(shared_data):
     flat = [item for items in raw.values() for item in items]
     for pair, item in zip(pairs, flat):  # label is always 1: response1 is better
         assert (pair.prompt, pair.chosen, pair.rejected) == (
-            item["instruction"], item["response1"], item["response2"]
+            item["instruction"],
+            item["response1"],
+            item["response2"],
         )
         assert pair.meta["bias"] == item["bias"]
 
 
 def test_evalbiasbench_missing_field(tmp_path):
     path = tmp_path / "bias.json"
-    path.write_text(json.dumps({"length bias": [{"instruction": "q", "response1": "a", "label": 1}]}))
+    path.write_text(
+        json.dumps({"length bias": [{"instruction": "q", "response1": "a", "label": 1}]})
+    )
     with pytest.raises(
         DataFormatError,
         match=r"bias\.json: bias 'length bias', item 0: missing field\(s\) 'response2' \(fields present: 'instruction', 'response1', 'label'\)",
@@ -167,16 +183,21 @@ def test_hh_rlhf_split(hh_raw):
         if not pair.meta["prompt_mismatch"]:
             assert pair.prompt[-1]["role"] == "user"
             assert {m["role"] for m in pair.prompt} <= {"user", "assistant"}
-            tail = record["chosen"][record["chosen"].rindex("\n\nAssistant:"):]
-            assert record["chosen"].startswith(
-                record["rejected"][: record["rejected"].rindex("\n\nAssistant:")]
-            ) and tail.strip().removeprefix("Assistant:").strip() == pair.chosen
+            tail = record["chosen"][record["chosen"].rindex("\n\nAssistant:") :]
+            assert (
+                record["chosen"].startswith(
+                    record["rejected"][: record["rejected"].rindex("\n\nAssistant:")]
+                )
+                and tail.strip().removeprefix("Assistant:").strip() == pair.chosen
+            )
     first, record = pairs[0], raw[0]
     assert record["chosen"].startswith(
         f"\n\nHuman: {first.prompt[0]['content']}\n\nAssistant: {first.prompt[1]['content']}\n\nHuman:"
     )
     # Empty final turns are kept, not dropped.
-    assert sum(p.chosen == "" for p in pairs) == sum(r["chosen"].endswith("Assistant: ") for r in raw)
+    assert sum(p.chosen == "" for p in pairs) == sum(
+        r["chosen"].endswith("Assistant: ") for r in raw
+    )
 
 
 def test_hh_rlhf_mismatch_options(hh_raw):
@@ -196,7 +217,10 @@ def test_hh_rlhf_mismatch_options(hh_raw):
 
 
 def test_hh_rlhf_bad_transcript_and_truncated_gzip(tmp_path):
-    good = {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: go"}
+    good = {
+        "chosen": "\n\nHuman: hi\n\nAssistant: hello",
+        "rejected": "\n\nHuman: hi\n\nAssistant: go",
+    }
     bad = {"chosen": "Human: hi\n\nAssistant: hello", "rejected": good["rejected"]}
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")

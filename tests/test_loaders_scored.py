@@ -139,7 +139,11 @@ def test_summeval(shared_data):
 
 def test_summeval_non_numeric_score(tmp_path):
     path = tmp_path / "se.json"
-    doc = {"src": "s", "ref_summs": ["r"], "sys_summs": {"M0": {"sys_summ": "x", "scores": {"fluency": "high"}}}}
+    doc = {
+        "src": "s",
+        "ref_summs": ["r"],
+        "sys_summs": {"M0": {"sys_summ": "x", "scores": {"fluency": "high"}}},
+    }
     path.write_text(json.dumps({"d1": doc}), encoding="utf-8")
     with pytest.raises(
         DataFormatError,

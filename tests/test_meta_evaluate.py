@@ -25,8 +25,12 @@ def _row(df, **where):
 def test_darr_tau_like_with_intervals_containing_published(shared_data, tmp_path):
     pairs = mr.data.load_wmt_darr(shared_data / "scored" / "wmt19-darr" / "lt-en.json")
     df = mr.meta_evaluate(
-        ["bleu", "chrf"], pairs, dataset_name="darr-lt-en", statistics=["tau_like"],
-        cache=tmp_path, progress=False,
+        ["bleu", "chrf"],
+        pairs,
+        dataset_name="darr-lt-en",
+        statistics=["tau_like"],
+        cache=tmp_path,
+        progress=False,
     )
     for name, published in DARR_PUBLISHED.items():
         row = _row(df, scorer=name, subset="all", statistic="tau_like")
@@ -46,8 +50,14 @@ def rm_bench(shared_data):
 
 def test_rm_bench_length_bias_pattern(rm_bench, tmp_path):
     """RM-Bench: a length-biased reward (longer is better) fails hard pairs and wins easy ones."""
-    df = mr.meta_evaluate(["length_chars"], rm_bench, dataset_name="rm-bench",
-                          n_resamples=200, cache=tmp_path, progress=False)
+    df = mr.meta_evaluate(
+        ["length_chars"],
+        rm_bench,
+        dataset_name="rm-bench",
+        n_resamples=200,
+        cache=tmp_path,
+        progress=False,
+    )
     domains = sorted({p.subset for p in rm_bench})
     assert domains == ["chat", "code", "safety-refuse", "safety-response"]
     for domain in domains:
@@ -59,7 +69,9 @@ def test_rm_bench_length_bias_pattern(rm_bench, tmp_path):
     chat = [p for p in rm_bench if p.subset == "chat"]
     ids = sorted({p.meta["prompt_id"] for p in chat})
     score = {(p.meta["prompt_id"], "c", p.meta["chosen_style"]): len(p.chosen) for p in chat}
-    score.update({(p.meta["prompt_id"], "r", p.meta["rejected_style"]): len(p.rejected) for p in chat})
+    score.update(
+        {(p.meta["prompt_id"], "r", p.meta["rejected_style"]): len(p.rejected) for p in chat}
+    )
     c = np.array([[score[(i, "c", s)] for s in range(3)] for i in ids], dtype=float)
     r = np.array([[score[(i, "r", s)] for s in range(3)] for i in ids], dtype=float)
     matrix = mr.meta.rmbench_matrix(c, r)
@@ -72,24 +84,38 @@ def test_rm_bench_length_bias_pattern(rm_bench, tmp_path):
 @pytest.fixture(scope="module")
 def mqm_items(shared_data):
     folder = shared_data / "scored" / "wmt-mqm-ted-ende"
-    return mr.data.load_wmt_mqm(folder / "mqm_ted_ende.tsv", folder / "mqm_ted_ende.avg_seg_scores.tsv")
+    return mr.data.load_wmt_mqm(
+        folder / "mqm_ted_ende.tsv", folder / "mqm_ted_ende.avg_seg_scores.tsv"
+    )
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
 def test_mqm_correlations_equal_scipy_at_every_level(mqm_items, tmp_path):
     df = mr.meta_evaluate(
-        ["chrf"], mqm_items, dataset_name="mqm", human="mqm", n_resamples=50,
-        statistics=["pearson", "spearman", "kendall_b", "kendall_c"], cache=tmp_path, progress=False,
+        ["chrf"],
+        mqm_items,
+        dataset_name="mqm",
+        human="mqm",
+        n_resamples=50,
+        statistics=["pearson", "spearman", "kendall_b", "kendall_c"],
+        cache=tmp_path,
+        progress=False,
     )
-    chrf = mr.get_scorer("chrf").score(
-        [it.response for it in mqm_items], references=[list(it.references) for it in mqm_items]
-    ).scores
-    frame = pd.DataFrame({
-        "m": chrf,
-        "h": [np.nan if it.human["mqm"] is None else it.human["mqm"] for it in mqm_items],
-        "g": [it.group for it in mqm_items],
-        "s": [it.system for it in mqm_items],
-    }).dropna()
+    chrf = (
+        mr.get_scorer("chrf")
+        .score(
+            [it.response for it in mqm_items], references=[list(it.references) for it in mqm_items]
+        )
+        .scores
+    )
+    frame = pd.DataFrame(
+        {
+            "m": chrf,
+            "h": [np.nan if it.human["mqm"] is None else it.human["mqm"] for it in mqm_items],
+            "g": [it.group for it in mqm_items],
+            "s": [it.system for it in mqm_items],
+        }
+    ).dropna()
     fns = {
         "pearson": lambda x, y: stats.pearsonr(x, y)[0],
         "spearman": lambda x, y: stats.spearmanr(x, y)[0],
@@ -117,10 +143,12 @@ def test_second_run_computes_nothing_and_is_identical(tmp_path):
     with pytest.raises(ScorerInputError, match="chrf: needs references, but dataset 'sample-pref'"):
         mr.meta_evaluate(scorers, data, cache=tmp_path, progress=False)
     data = {"sample-ref": items}
-    first = mr.meta_evaluate(scorers, data, n_resamples=100, cache=tmp_path, progress=False,
-                             cache_stats=first_stats)
-    second = mr.meta_evaluate(scorers, data, n_resamples=100, cache=tmp_path, progress=False,
-                              cache_stats=second_stats)
+    first = mr.meta_evaluate(
+        scorers, data, n_resamples=100, cache=tmp_path, progress=False, cache_stats=first_stats
+    )
+    second = mr.meta_evaluate(
+        scorers, data, n_resamples=100, cache=tmp_path, progress=False, cache_stats=second_stats
+    )
     assert first_stats.computed == 2 * len(items) and first_stats.hits == 0
     assert second_stats.computed == 0 and second_stats.hits == 2 * len(items)
     pd.testing.assert_frame_equal(first, second)
@@ -128,9 +156,15 @@ def test_second_run_computes_nothing_and_is_identical(tmp_path):
 
 def test_seed_controls_intervals_only(tmp_path):
     pairs = mr.load_sample("preference")
-    a = mr.meta_evaluate(["length_chars"], pairs, n_resamples=200, seed=1, cache=False, progress=False)
-    b = mr.meta_evaluate(["length_chars"], pairs, n_resamples=200, seed=1, cache=False, progress=False)
-    c = mr.meta_evaluate(["length_chars"], pairs, n_resamples=200, seed=2, cache=False, progress=False)
+    a = mr.meta_evaluate(
+        ["length_chars"], pairs, n_resamples=200, seed=1, cache=False, progress=False
+    )
+    b = mr.meta_evaluate(
+        ["length_chars"], pairs, n_resamples=200, seed=1, cache=False, progress=False
+    )
+    c = mr.meta_evaluate(
+        ["length_chars"], pairs, n_resamples=200, seed=2, cache=False, progress=False
+    )
     pd.testing.assert_frame_equal(a, b)
     np.testing.assert_array_equal(a.value, c.value)
     assert not np.array_equal(a.ci_low.fillna(-1), c.ci_low.fillna(-1)) or not np.array_equal(
@@ -161,10 +195,14 @@ def test_bad_requests_are_named():
     with pytest.raises(ScorerConfigError, match="scorer names must be unique"):
         mr.meta_evaluate(["length_chars", "length_chars"], pairs, cache=False)
     bad = list(pairs) + [mr.PreferencePair(prompt="q", chosen=" ", rejected="no")]
-    with pytest.raises(ScorerInputError, match=r"1 record\(s\) with an empty response \(first: record 36\)"):
+    with pytest.raises(
+        ScorerInputError, match=r"1 record\(s\) with an empty response \(first: record 36\)"
+    ):
         mr.meta_evaluate(["length_chars"], bad, cache=False, progress=False)
     with pytest.warns(UserWarning, match="excluded 1 record"):
-        df = mr.meta_evaluate(["length_chars"], bad, exclude_empty=True, cache=False, progress=False)
+        df = mr.meta_evaluate(
+            ["length_chars"], bad, exclude_empty=True, cache=False, progress=False
+        )
     assert _row(df, subset="all", statistic="accuracy").n_excluded == 3  # 2 human ties + 1 empty
 
 
@@ -174,7 +212,14 @@ def test_dropped_empty_items_are_counted_for_pointwise_data():
     items = list(mr.load_sample("reference"))
     items[0] = dataclasses.replace(items[0], response="")
     with pytest.warns(UserWarning, match="excluded 1 record"):
-        df = mr.meta_evaluate(["chrf"], (it for it in items), exclude_empty=True, levels=["flat"],
-                              n_resamples=50, cache=False, progress=False)
+        df = mr.meta_evaluate(
+            ["chrf"],
+            (it for it in items),
+            exclude_empty=True,
+            levels=["flat"],
+            n_resamples=50,
+            cache=False,
+            progress=False,
+        )
     row = _row(df, statistic="pearson", level="flat")
     assert (row.n, row.n_excluded) == (len(items) - 1, 1)

@@ -258,7 +258,7 @@ def test_pair_mode_uses_token_types():
 
 
 def test_hub_id_when_offline(monkeypatch):
-    from metricrm.models import ModelUnavailableError
+    from metricrm.core.errors import ModelUnavailableError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
@@ -282,9 +282,9 @@ def test_constructors_agree():
     np.testing.assert_array_equal(via_classmethod.scores, via_registry.scores)
     np.testing.assert_allclose(loaded.scores, via_registry.scores, atol=1e-6)
     assert re.search(
-        r"model:local:rm-llama-1-11-512-None@config-[0-9a-f]{12}", via_registry.signature
+        r"model:local:rm-llama-1-11-512-None@[0-9a-f]{16}", via_registry.signature
     )
     with pytest.raises(ScorerConfigError, match="a loaded model needs its `tokenizer`"):
         RewardModel(AutoModelForSequenceClassification.from_pretrained(path))
-    with pytest.raises(ScorerConfigError, match="truncation_side must be one of"):
+    with pytest.raises(ScorerConfigError, match="`truncation_side` must be one of"):
         RewardModel(path, truncation_side="middle")

@@ -92,7 +92,7 @@ def test_reference_records_are_valid_and_scored(items):
 
 
 def test_unknown_kind_is_rejected():
-    with pytest.raises(ValueError, match="expected 'preference' or 'reference'"):
+    with pytest.raises(ValueError, match="`kind` must be one of 'preference', 'reference'"):
         mr.load_sample("pairs")
 
 

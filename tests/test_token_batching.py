@@ -32,7 +32,7 @@ def test_plan_invariants(budget, cap):
         if cap is not None:
             assert len(batch) <= cap
     # greedy: the next item would not have fitted into the previous batch
-    for prev, nxt in zip(batches, batches[1:]):
+    for prev in batches[:-1]:
         full = cap is not None and len(prev) == cap
         assert full or max(lengths[i] for i in prev) * (len(prev) + 1) > budget
 
@@ -101,7 +101,7 @@ def test_model_modules_import_without_torch():
         "import sys\n"
         "import metricrm.core.token_batching, metricrm.adapters.chat_format\n"
         "import metricrm.adapters.reward_model, metricrm.adapters.causal_lm\n"
-        "import metricrm.offline_models\n"
+        "import metricrm.adapters.offline_models\n"
         "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -13,19 +13,21 @@ import hashlib
 import importlib.util
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.optional import require
 from ..core.types import BaseScorer, ScoreOutput
-from ..models import (
+from .model_location import (
     default_encoder_path,
-    describe_model_location,
+    hub_snapshot,
     is_default_encoder,
     local_config,
+    model_identity,
     model_load_errors,
     resolve_model_location,
 )
@@ -108,6 +110,7 @@ class BERTScore(BaseScorer):
     requires_references = True
     requires_model = True
     backends = ("bert-score", "transformers", "torch")
+    score_neutral = frozenset({"batch_size", "device"})
 
     def __init__(
         self,
@@ -152,6 +155,7 @@ class BERTScore(BaseScorer):
         )
 
         self._settings = self._describe()
+        self._identity: str | None = None
         self._tokenizer: Any = None
         self._model: Any = None
         self._utils: Any = None
@@ -284,17 +288,30 @@ class BERTScore(BaseScorer):
             rescale = f"{self.lang + '@' if self.lang else ''}baseline-{digest}"
         return {
             "output": self.output,
-            "model": describe_model_location(self.model),
             "num_layers": self.num_layers,
             "idf": idf,
             "rescale": rescale,
         }
 
     def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
+        return {**self._settings, "model": self.model_identity}
+
+    @property
+    def model_identity(self) -> str:
+        """The model's identity in the signature (a digest of its files; a hub model that is
+        not in the local hub cache yet is loaded first)."""
+        if self._identity is None:
+            local = Path(self.model).expanduser().is_dir()
+            if not local and hub_snapshot(self.model) is None:
+                self.load()
+                identity = model_identity(self.model, model=self._model)
+            else:
+                identity = model_identity(self.model)
+            self._identity = identity
+        return self._identity
 
     # -- model ---------------------------------------------------------------------------
-    def load(self) -> "BERTScore":
+    def load(self) -> BERTScore:
         """Load the tokenizer and model now (done automatically on the first ``score``)."""
         if self._model is not None:
             return self

@@ -17,8 +17,9 @@ silent fallback from chat to plain text cannot go unnoticed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..core.errors import ScorerConfigError
 from ..core.records import prompt_text

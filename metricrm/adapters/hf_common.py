@@ -1,41 +1,30 @@
 """Loading shared by the transformers-model scorers (reward models, causal-LM scorers).
 
 torch and transformers are imported inside the functions. Model locations are checked by
-``metricrm.models.resolve_model_location`` (local folder or hub id, with a clear message when
-the hub is offline); remote code runs only when the user passes ``trust_remote_code=True``.
+:func:`~metricrm.adapters.model_location.resolve_model_location` (local folder or hub id, with a
+clear message when the hub is offline); remote code runs only when the user passes
+``trust_remote_code=True``. A loaded model is identified in signatures by
+:func:`~metricrm.adapters.model_location.model_identity` (a digest of its weights).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ScorerConfigError
 from ..core.optional import require
 from ..core.token_batching import select_device
-from ..models import describe_model_location, model_load_errors, resolve_model_location
-
-DTYPES = ("float32", "float16", "bfloat16", "auto")
+from .model_location import model_identity, model_load_errors, resolve_model_location
+from .model_settings import ModelSettings, dtype_name
 
 
 def import_torch_transformers(who: str) -> tuple[Any, Any]:
     torch = require("torch", who=who, extra="models")
     transformers = require("transformers", who=who, extra="models")
     return torch, transformers
-
-
-def dtype_name(who: str, dtype: Any) -> str:
-    """Normalise ``dtype`` (None, a name, or a ``torch.dtype``) to one of ``DTYPES``.
-
-    None means float32: scores are then reproducible across batch sizes to about 1e-6.
-    """
-    if dtype is None:
-        return "float32"
-    name = str(dtype).removeprefix("torch.")
-    if name not in DTYPES:
-        raise ScorerConfigError(f"{who}: dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
-    return name
 
 
 def load_tokenizer(
@@ -82,48 +71,47 @@ def load_model(
     return model, tokenizer, location
 
 
+@dataclass
+class LoadedModel:
+    """A model in eval mode on its device, its tokenizer, what identifies it in signatures
+    (``identity``) and the name of its weights' dtype."""
+
+    model: Any
+    tokenizer: Any
+    identity: str
+    dtype: str
+
+
 def load_or_wrap(
-    who: str,
-    auto_class: str,
-    model: Any,
-    tokenizer: Any,
-    *,
-    revision: str | None,
-    dtype: Any,
-    device: str | None,
-    trust_remote_code: bool,
-) -> tuple[Any, Any, str, str]:
-    """``(model, tokenizer, label, dtype)`` for a folder / hub id, or for an already loaded
-    model (which then needs its ``tokenizer``). The model is in eval mode on ``device``
-    (``select_device``); ``dtype`` is the name of the weights' actual dtype."""
+    who: str, auto_class: str, model: Any, tokenizer: Any, settings: ModelSettings
+) -> LoadedModel:
+    """Load a folder / hub id with ``settings`` (revision, dtype, remote code), or wrap an
+    already loaded model (which then needs its ``tokenizer``), in eval mode on
+    ``settings.device``."""
     if isinstance(model, (str, os.PathLike)):
+        given_tokenizer = tokenizer
         model, loaded_tok, location = load_model(
             who,
             auto_class,
             model,
-            revision=revision,
-            dtype=dtype_name(who, dtype),
-            trust_remote_code=trust_remote_code,
+            revision=settings.revision,
+            dtype=dtype_name(who, settings.dtype),
+            trust_remote_code=settings.trust_remote_code,
         )
         tokenizer = loaded_tok if tokenizer is None else tokenizer
+        identity = model_identity(
+            location, model=model, revision=settings.revision, tokenizer=given_tokenizer
+        )
     else:
         if tokenizer is None:
             raise ScorerConfigError(
                 f"{who}: a loaded model needs its `tokenizer` too (got tokenizer=None)"
             )
-        location = None
         model.eval()
-    model.to(select_device(device))
+        identity = model_identity(None, model=model, tokenizer=tokenizer)
+    model.to(select_device(settings.device))
     dtype_used = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return model, tokenizer, model_label(model, location), dtype_used
-
-
-def model_label(model: Any, location: str | None) -> str:
-    """Model identity for signatures: the location label, else the model's own name/path."""
-    if location is not None:
-        return describe_model_location(location)
-    name = getattr(model, "name_or_path", None) or getattr(model.config, "_name_or_path", "")
-    return describe_model_location(name) if name else f"in-memory:{type(model).__name__}"
+    return LoadedModel(model, tokenizer, identity, dtype_used)
 
 
 def ensure_pad_token(who: str, tokenizer: Any, model: Any) -> tuple[int, str]:
@@ -206,13 +194,6 @@ def resolve_max_length(who: str, max_length: Any, tokenizer: Any, model: Any) ->
             f"{who}: max_length={max_length} exceeds the model's limit of {limit} tokens"
         )
     return max_length
-
-
-def check_choice(who: str, name: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ScorerConfigError(
-            f"{who}: {name} must be one of {', '.join(map(repr, choices))} (got {value!r})"
-        )
 
 
 def warn_truncated(who: str, truncated: list[int], n: int, max_length: int, side: str) -> None:

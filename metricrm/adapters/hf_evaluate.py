@@ -14,15 +14,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..core.errors import ScorerConfigError, ScorerInputError, ScorerOutputError
 from ..core.optional import require
 from ..core.types import BaseScorer, ScoreOutput
+from ..core.versions import version_label
 
 PER_ITEM_MODES = ("auto", "output", "each")
 # Inputs an evaluate module may declare and where metricrm takes them from.
@@ -367,7 +369,7 @@ def result_dict(result: Any) -> dict[str, Any]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def evaluation_module_class() -> type:
     """The ``evaluate.Metric`` subclass that computes a metricrm scorer (built on first use).
 
@@ -470,7 +472,7 @@ def _is_literal(value: Any) -> bool:
     return False
 
 
-_SCRIPT = '''\
+_SCRIPT = """\
 # metricrm scorer {name!r} as a Hugging Face evaluate metric, written by metricrm {version}.
 # Load it with evaluate.load("<this folder>"). Scorer signature when written:
 # {signature}
@@ -480,7 +482,7 @@ import metricrm.adapters.hf_evaluate as metricrm_bridge
 class MetricrmScorer(metricrm_bridge.evaluation_module_class()):
     scorer_name = {name!r}
     scorer_config = {config}
-'''
+"""
 
 
 def write_evaluate_module(
@@ -510,10 +512,8 @@ def write_evaluate_module(
             f"got {', '.join(f'{k}={config[k]!r} ({type(config[k]).__name__})' for k in bad)}"
         )
     text = repr(config)
-    from .. import __version__
-
     script = _SCRIPT.format(
-        name=name, version=__version__, signature=scorer.signature, config=text
+        name=name, version=version_label("metricrm"), signature=scorer.signature, config=text
     )
     path = folder / f"{stem}.py"
     if path.exists() and not overwrite and path.read_text(encoding="utf-8") != script:

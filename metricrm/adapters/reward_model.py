@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.token_batching import (
     DEFAULT_MAX_TOKENS_PER_BATCH,
-    check_budget,
     pad_right,
     run_in_batches,
     select_device,
 )
 from ..core.types import BaseScorer, ScoreOutput
-from .chat_format import PlainFormat, describe_mode, flat_prompt, render_conversation, resolve_mode
-from .hf_common import (
-    check_choice,
-    ensure_pad_token,
-    load_or_wrap,
-    resolve_max_length,
-    warn_truncated,
-)
+from ..core.validation import check_choice
+from .chat_format import describe_mode, flat_prompt, render_conversation, resolve_mode
+from .hf_common import ensure_pad_token, load_or_wrap, resolve_max_length, warn_truncated
+from .model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
 
 ACTIVATIONS = ("none", "sigmoid", "softmax")
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
@@ -66,92 +62,63 @@ def _tokenize(
     return out
 
 
+@expose_model_settings(max_tokens_per_batch=DEFAULT_MAX_TOKENS_PER_BATCH)
 class RewardModel(BaseScorer):
     """Reward from a sequence-classification model (``AutoModelForSequenceClassification``).
 
     ``model`` is a local folder, a Hugging Face hub id, or an already loaded model (then pass
-    its ``tokenizer``). Settings that change a score are in the signature: model, revision,
-    dtype, max_length, truncation and its side, the output selection and activation, the
-    resolved template mode (``chat`` or the plain format used as fallback) and the pad token.
+    its ``tokenizer``). The loading, formatting, truncation and batching settings are those of
+    :class:`~metricrm.adapters.model_settings.ModelSettings`. Everything that changes a score
+    is in the signature: the model's identity (a digest of its weights), revision, dtype,
+    max_length, truncation and its side, the output selection and activation, the resolved
+    template mode (``chat``, ``pair`` or the plain format used as fallback), the pad token and
+    whether remote code may run.
     """
 
     name = "reward_model"
     requires_model = True
     keep_prompt_messages = True
     backends = ("torch", "transformers")
+    score_neutral = SCORE_NEUTRAL
 
     def __init__(
         self,
         model: Any,
         tokenizer: Any = None,
         *,
-        revision: str | None = None,
-        dtype: Any = None,
-        device: str | None = None,
-        max_length: int | None = None,
-        truncation: bool = True,
-        truncation_side: str = "left",
         output: int | str | None = None,
         weights: Sequence[float] | Mapping[str, float] | None = None,
         activation: str = "none",
-        template: str = "auto",
-        plain_format: str = "{role}: {content}",
-        plain_separator: str = "\n\n",
-        max_tokens_per_batch: int = DEFAULT_MAX_TOKENS_PER_BATCH,
-        max_batch_size: int | None = None,
-        trust_remote_code: bool = False,
+        **settings: Any,
     ) -> None:
         who = self.name
-        check_choice(who, "truncation_side", truncation_side, ("left", "right"))
         check_choice(who, "activation", activation, ACTIVATIONS)
-        check_choice(who, "truncation", truncation, (True, False))
-        check_budget(who, max_tokens_per_batch, max_batch_size)
-        self.plain = PlainFormat(plain_format, plain_separator)
-        self.plain.check(who)
-        self.model, self.tokenizer, self.model_name, self.dtype = load_or_wrap(
-            who,
-            "AutoModelForSequenceClassification",
-            model,
-            tokenizer,
-            revision=revision,
-            dtype=dtype,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
+        opts = ModelSettings.build(who, settings, **self.model_defaults)
+        self.options = opts
+        self.plain = opts.plain
+        loaded = load_or_wrap(who, "AutoModelForSequenceClassification", model, tokenizer, opts)
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.model_name, self.dtype = loaded.identity, loaded.dtype
         model, tokenizer = self.model, self.tokenizer
-        self.revision = revision
-        self.device = select_device(device)
+        self.revision = opts.revision
+        self.device = select_device(opts.device)
         self.pad_id, self.pad_how = ensure_pad_token(who, tokenizer, model)
-        self.max_length = resolve_max_length(who, max_length, tokenizer, model)
-        self.truncation, self.truncation_side = truncation, truncation_side
-        self.mode = resolve_mode(who, tokenizer, template)
+        self.max_length = resolve_max_length(who, opts.max_length, tokenizer, model)
+        self.truncation, self.truncation_side = opts.truncation, opts.truncation_side
+        self.mode = resolve_mode(who, tokenizer, opts.template)
         self.activation = activation
         self.num_outputs = int(model.config.num_labels)
         self.outputs = output_names(model.config, self.num_outputs)
         self.output, self.weights = self._check_selection(output, weights)
-        self.max_tokens_per_batch, self.max_batch_size = max_tokens_per_batch, max_batch_size
+        self.max_tokens_per_batch, self.max_batch_size = (
+            opts.max_tokens_per_batch,
+            opts.max_batch_size,
+        )
 
     @classmethod
-    def from_pretrained(
-        cls,
-        id_or_path: str | os.PathLike,
-        revision: str | None = None,
-        dtype: Any = None,
-        device: str | None = None,
-        max_length: int | None = None,
-        trust_remote_code: bool = False,
-        **settings: Any,
-    ) -> "RewardModel":
+    def from_pretrained(cls, id_or_path: str | os.PathLike, **settings: Any) -> RewardModel:
         """Load a reward model from a local folder or hub id; ``settings`` as in the constructor."""
-        return cls(
-            id_or_path,
-            revision=revision,
-            dtype=dtype,
-            device=device,
-            max_length=max_length,
-            trust_remote_code=trust_remote_code,
-            **settings,
-        )
+        return cls(id_or_path, **settings)
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -217,6 +184,7 @@ class RewardModel(BaseScorer):
             "activation": self.activation,
             "template": describe_mode(self.mode, self.plain),
             "pad": self.pad_how,
+            "remote_code": self.options.trust_remote_code,
         }
 
     # -- encoding -----------------------------------------------------------------------------
@@ -272,7 +240,9 @@ class RewardModel(BaseScorer):
                 encoded[i] = enc
         return encoded, truncated
 
-    def _forward(self, items: list[dict]) -> list[np.ndarray]:
+    def batch_inputs(self, items: list[dict]) -> dict[str, Any]:
+        """Model inputs for encoded items: ids and attention mask padded on the right (and token
+        type ids where the tokenizer gives them), on the model's device."""
         import torch
 
         ids, mask = pad_right([it["input_ids"] for it in items], self.pad_id)
@@ -283,6 +253,12 @@ class RewardModel(BaseScorer):
         if "token_type_ids" in items[0]:
             types, _ = pad_right([it["token_type_ids"] for it in items], 0)
             inputs["token_type_ids"] = torch.tensor(types, device=self.device)
+        return inputs
+
+    def _forward(self, items: list[dict]) -> list[np.ndarray]:
+        import torch
+
+        inputs = self.batch_inputs(items)
         with torch.inference_mode():
             logits = self.model(**inputs).logits
         logits = logits.float().cpu().numpy().reshape(len(items), -1)
@@ -291,7 +267,8 @@ class RewardModel(BaseScorer):
     def head_outputs(
         self, responses: Sequence[str], prompts: Sequence[Any] | None
     ) -> tuple[np.ndarray, list[bool], list[int]]:
-        """Raw head outputs ``(n, num_outputs)``, truncation flags and token counts (input order)."""
+        """Raw head outputs ``(n, num_outputs)``, truncation flags and token counts, in input
+        order."""
         encoded, truncated = self.encode(responses, prompts)
         lengths = [len(e["input_ids"]) for e in encoded]
         rows = run_in_batches(

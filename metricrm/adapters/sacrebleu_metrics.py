@@ -17,7 +17,8 @@ counts equals ``corpus_*(hyps, streams)`` with such padded streams.
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,13 +29,15 @@ from ..core.token_batching import (
     run_in_batches,
     select_device,
 )
-from ..models import (
+from ..core.validation import check_choice, check_flag, check_integer
+from .hf_common import load_model, resolve_max_length
+from .model_location import (
     default_encoder_path,
-    describe_model_location,
+    hub_snapshot,
     is_default_encoder,
+    model_identity,
     resolve_model_location,
 )
-from .hf_common import check_choice, load_model, resolve_max_length
 
 POOLINGS = ("mean", "cls")
 SIDES = ("left", "right")
@@ -64,17 +67,14 @@ class SentenceEncoder:
     ) -> None:
         self.who = who
         check_choice(who, "pooling", pooling, POOLINGS)
-        check_choice(who, "normalize", normalize, (True, False))
+        check_flag(who, "normalize", normalize)
         check_budget(who, max_tokens_per_batch)
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ScorerConfigError(
-                f"{who}: max_length must be an integer >= 2 (got {max_length!r})"
-            )
+        check_integer(who, "max_length", max_length, minimum=2)
         self.location = str(
             default_encoder_path() if model is None else resolve_model_location(model, who=who)
         )
         self.is_default = is_default_encoder(self.location)
-        self.label = describe_model_location(self.location)
+        self._label: str | None = None
         self.max_length, self.pooling, self.normalize = max_length, pooling, normalize
         self.max_tokens_per_batch = max_tokens_per_batch
         self.device = select_device(device)
@@ -84,6 +84,18 @@ class SentenceEncoder:
         self._disk: dict[str, tuple[np.ndarray, bool]] | None = None
 
     # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """The encoder's identity: ``<name>@<digest of its files>`` (a hub model not yet in the
+        local hub cache is loaded first)."""
+        if self._label is None:
+            if not Path(self.location).is_dir() and hub_snapshot(self.location) is None:
+                self.load()
+                self._label = model_identity(self.location, model=self._model)
+            else:
+                self._label = model_identity(self.location)
+        return self._label
 
     def settings(self) -> dict[str, Any]:
         """Everything that changes an embedding."""
@@ -104,7 +116,7 @@ class SentenceEncoder:
 
     # -- model --------------------------------------------------------------------------------
 
-    def load(self) -> "SentenceEncoder":
+    def load(self) -> SentenceEncoder:
         if self._model is None:
             model, tokenizer, _ = load_model(
                 self.who,

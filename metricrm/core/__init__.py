@@ -11,7 +11,7 @@ from .errors import (
 )
 from .records import Message, PointwiseItem, PreferencePair, Text, prompt_text, response_text
 from .registry import get_scorer, list_scorers, register_scorer, scorer_spec, unregister_scorer
-from .types import BaseScorer, ScoreOutput, ScoreResult, Scorer
+from .types import BaseScorer, ScoreOutput, Scorer, ScoreResult
 
 __all__ = [
     "BaseScorer",

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import MetricRMError, ScorerInputError
-from .records import Text
-from .types import ScoreResult, Scorer
+from .errors import PartialScoringError, ScorerConfigError, ScorerInputError
+from .records import PointwiseItem, PreferencePair, Text
+from .types import Scorer, ScoreResult
 from .validation import check_not_empty, check_sequence
 
 if TYPE_CHECKING:
     from .cache import CacheStats, ScoreCache
-
-
-class PartialScoringError(MetricRMError, RuntimeError):
-    """Scoring failed part-way; ``partial`` holds the result for the items that finished."""
-
-    def __init__(self, message: str, partial: ScoreResult | None, failed_at: int) -> None:
-        super().__init__(message)
-        self.partial = partial
-        self.failed_at = failed_at
 
 
 def concat_results(scorer: Scorer, parts: Sequence[ScoreResult]) -> ScoreResult:
@@ -79,7 +72,9 @@ def score_in_chunks(
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
     if chunk_size < 1:
-        raise ValueError(f"score_in_chunks: chunk_size must be >= 1 (got {chunk_size})")
+        raise ScorerConfigError(
+            f"score_in_chunks: `chunk_size` must be an integer >= 1 (got {chunk_size!r})"
+        )
 
     from tqdm.auto import tqdm
 
@@ -158,7 +153,9 @@ def score_with_cache(
     if todo:
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(todo), desc=desc or name, unit="item", disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=len(todo), desc=desc or name, unit="item", disable=not progress, leave=False
+        ) as bar:
             for start in range(0, len(todo), chunk_size):
                 idx = todo[start : start + chunk_size]
                 try:
@@ -197,3 +194,93 @@ def score_with_cache(
         details=details,
         corpus_score=None if corpus is None else float(corpus),
     )
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+def _shared(who: str, records: Sequence[Any], field: str) -> list | None:
+    """The field of every record, or None when no record has it; an error when only some do."""
+    values = [getattr(r, field) for r in records]
+    present = [bool(v) for v in values]
+    if not any(present):
+        return None
+    if not all(present):
+        i = present.index(False)
+        raise ScorerInputError(
+            f"{who}: record {i} has no {field} while others do; "
+            f"expected {field} on every record or on none"
+        )
+    return [list(v) if field == "references" else v for v in values]
+
+
+def record_inputs(records: Sequence[PointwiseItem], *, who: str = "score_items") -> dict[str, Any]:
+    """``responses``, ``references``, ``prompts`` and ``sources`` of pointwise items, as the
+    keyword arguments of ``Scorer.score`` (a field none of the items has is None)."""
+    return {
+        "responses": [it.response for it in records],
+        "references": _shared(who, records, "references"),
+        "prompts": _shared(who, records, "prompt"),
+        "sources": _shared(who, records, "source"),
+    }
+
+
+def pair_inputs(pairs: Sequence[PreferencePair], *, who: str = "score_pairs") -> dict[str, Any]:
+    """The inputs of one ``Scorer.score`` call over every chosen response, then every rejected
+    one (each with its pair's prompt, references and source)."""
+    both = lambda values: None if values is None else values + values  # noqa: E731
+    return {
+        "responses": [p.chosen for p in pairs] + [p.rejected for p in pairs],
+        "references": both(_shared(who, pairs, "references")),
+        "prompts": both(_shared(who, pairs, "prompt")),
+        "sources": both(_shared(who, pairs, "source")),
+    }
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """A scorer's scores for the chosen and the rejected response of each pair.
+
+    ``result`` is the single scoring call behind them (chosen responses first); ``margin`` is
+    positive where the scorer prefers the chosen response, whatever its direction.
+    """
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    result: ScoreResult
+
+    @property
+    def margin(self) -> np.ndarray:
+        diff = self.chosen - self.rejected
+        return diff if self.result.higher_is_better else -diff
+
+
+def score_pairs(
+    scorer: Scorer,
+    pairs: Sequence[PreferencePair],
+    *,
+    cache: ScoreCache | None = None,
+    chunk_size: int = 256,
+    progress: bool = True,
+    desc: str | None = None,
+    stats: CacheStats | None = None,
+    who: str | None = None,
+) -> PairScores:
+    """Score the chosen and rejected response of every pair in one call (so both sides see the
+    same scorer state), through ``cache`` when one is given. ``who`` names the pairs in errors
+    about their fields (default: the scorer's name)."""
+    name = getattr(scorer, "name", type(scorer).__name__)
+    pairs = list(pairs)
+    if not pairs:
+        raise ScorerInputError(f"{name}: expected at least one preference pair (got none)")
+    inputs = pair_inputs(pairs, who=who or name)
+    responses = inputs.pop("responses")
+    options = dict(chunk_size=chunk_size, progress=progress, desc=desc)
+    if cache is None:
+        if stats is not None:
+            stats.computed += len(responses)
+        result = score_in_chunks(scorer, responses, **inputs, **options)
+    else:
+        result = score_with_cache(scorer, responses, **inputs, cache=cache, stats=stats, **options)
+    n = len(pairs)
+    return PairScores(result.scores[:n], result.scores[n:], result)

@@ -13,11 +13,14 @@ import os
 import random
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+from .paths import cache_root
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -31,9 +34,8 @@ CREATE TABLE IF NOT EXISTS scores (
 
 
 def default_cache_dir() -> Path:
-    """``$METRICRM_CACHE`` if set, else ``~/.cache/metricrm``."""
-    env = os.environ.get("METRICRM_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "metricrm"
+    """The score cache's default folder: :func:`~metricrm.core.paths.cache_root`."""
+    return cache_root()
 
 
 def item_key(response: Any, references: Any = None, prompt: Any = None, source: Any = None) -> str:
@@ -115,7 +117,8 @@ class ScoreCache:
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = con.execute(
-                    f"SELECT item, score, details FROM scores WHERE signature=? AND item IN ({marks})",
+                    "SELECT item, score, details FROM scores "
+                    f"WHERE signature=? AND item IN ({marks})",
                     [signature, *chunk],
                 )
                 for item, score, details in rows:

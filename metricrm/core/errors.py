@@ -1,6 +1,9 @@
-"""Exception types. Every message names who failed, what was expected, what was received, and where."""
+"""Every exception metricrm raises. Each message names who failed, what was expected, what was
+received, and where."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class MetricRMError(Exception):
@@ -22,13 +25,32 @@ class UnknownScorerError(MetricRMError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class ScorerConfigError(MetricRMError, TypeError):
-    """A scorer was given a setting it does not know or a value it cannot use."""
+class ScorerConfigError(MetricRMError, TypeError, ValueError):
+    """A scorer (or a statistic, loader or trainer) was given a setting it does not know, or a
+    value it cannot use. A ``TypeError`` for an unknown or mistyped setting and a ``ValueError``
+    for a bad value, so it is caught as either."""
 
 
 class DataFormatError(MetricRMError, ValueError):
     """A data file or table is malformed, truncated, or missing a column."""
 
 
+class DataNotFoundError(DataFormatError, FileNotFoundError):
+    """A data file or folder does not exist (also a ``FileNotFoundError``)."""
+
+
 class MissingDependencyError(MetricRMError, ImportError):
     """An optional dependency needed by a scorer or loader is not installed."""
+
+
+class ModelUnavailableError(MetricRMError, OSError):
+    """A model folder is missing, or a hub id cannot be fetched (offline, unreachable, unknown)."""
+
+
+class PartialScoringError(MetricRMError, RuntimeError):
+    """Scoring failed part-way; ``partial`` holds the result for the items that finished."""
+
+    def __init__(self, message: str, partial: Any, failed_at: int) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.failed_at = failed_at

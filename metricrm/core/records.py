@@ -1,14 +1,18 @@
-"""The two record kinds every loader produces, and chat-message helpers."""
+"""The two record kinds every loader produces, chat-message helpers, and the training history
+saved with a trained model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Union
+
+from .errors import DataFormatError
 
 Message = Mapping[str, str]
 """One chat message: ``{"role": "user" | "assistant" | "system", "content": str}``."""
 
-Text = Union[str, Sequence[Message]]
+Text = Union[str, Sequence[Message]]  # noqa: UP007 (a runtime alias on Python 3.10)
 """A prompt or response: plain text or a list of chat messages."""
 
 
@@ -53,9 +57,24 @@ class PreferencePair:
 
     def __post_init__(self) -> None:
         if self.label not in ("chosen", "tie"):
-            raise ValueError(
+            raise DataFormatError(
                 f"PreferencePair {self.id!r}: label must be 'chosen' or 'tie' (got {self.label!r})"
             )
+
+
+POINTWISE_FIELDS = ("response", "prompt", "source", "references", "human", "system", "group", "id")
+"""Fields of a :class:`PointwiseItem` a table column can fill (``meta`` takes the rest)."""
+PREFERENCE_FIELDS = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "label",
+    "subset",
+    "id",
+    "references",
+    "source",
+)
+"""Fields of a :class:`PreferencePair` a table column can fill (``meta`` takes the rest)."""
 
 
 def is_messages(value: object) -> bool:
@@ -82,3 +101,29 @@ def prompt_text(value: Text) -> str:
     if len(value) == 1 and value[0].get("role") == "user":
         return str(value[0]["content"])
     return "\n\n".join(f"{m['role']}: {m['content']}" for m in value)
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch (or per-evaluation) record of a training run; epochs are numbered from 1.
+
+    ``best_epoch`` is the epoch whose weights were kept (the best validation value, or the last
+    epoch without validation). ``counts`` holds how many pairs were used, excluded, truncated.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    epochs_run: int = 0
+    stopped_early: bool = False
+    monitor: str = "validation_loss"
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingHistory:
+        return cls(**data)

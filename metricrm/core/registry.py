@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ScorerConfigError, UnknownScorerError
 
@@ -168,9 +169,7 @@ def scorer_spec(name: str) -> ScorerSpec:
     if name in BUILTIN_SCORERS:
         target, preset = BUILTIN_SCORERS[name]
         return ScorerSpec(name, _import_target(target), dict(preset))
-    raise UnknownScorerError(
-        f"unknown scorer {name!r}; valid names: {', '.join(list_scorers())}"
-    )
+    raise UnknownScorerError(f"unknown scorer {name!r}; valid names: {', '.join(list_scorers())}")
 
 
 def get_scorer(name: str, **config: Any):

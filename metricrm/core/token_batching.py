@@ -13,8 +13,9 @@ the padded width, and causal attention never looks at the trailing pads.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
 
 from .errors import ScorerConfigError
 
@@ -102,7 +103,7 @@ def pad_right(
     return ids, mask
 
 
-@lru_cache(maxsize=None)
+@cache
 def _auto_device() -> str:
     import torch
 

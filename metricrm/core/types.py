@@ -1,12 +1,12 @@
-"""The ``Scorer`` protocol, the ``BaseScorer`` every built-in scorer extends, and ``ScoreResult``."""
+"""The ``Scorer`` protocol, the ``BaseScorer`` every built-in scorer extends, and
+``ScoreResult``."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import metadata
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from .validation import (
     check_scores,
     check_texts,
 )
+from .versions import version_label
 
 
 @dataclass
@@ -73,12 +74,12 @@ class Scorer(Protocol):
     ) -> ScoreResult: ...
 
 
-@lru_cache(maxsize=None)
-def _dist_version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "missing"
+def make_signature(name: str, backends: Sequence[str], settings: Mapping[str, Any]) -> str:
+    """``name|metricrm:<version>|<backend>:<version>...|<setting>:<value>...`` (settings sorted)."""
+    parts = [name, f"metricrm:{version_label('metricrm')}"]
+    parts += [f"{b}:{version_label(b)}" for b in backends]
+    parts += [f"{k}:{v}" for k, v in sorted(settings.items())]
+    return "|".join(parts)
 
 
 @dataclass
@@ -107,6 +108,9 @@ class BaseScorer(abc.ABC):
     backends: ClassVar[tuple[str, ...]] = ()
     #: pass prompts through as chat-message lists (reward models) instead of flat text
     keep_prompt_messages: ClassVar[bool] = False
+    #: constructor settings that cannot change a score (device, batch sizes, cache folders);
+    #: every other setting must show in the signature (checked for every registered scorer)
+    score_neutral: ClassVar[frozenset[str]] = frozenset()
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes a score."""
@@ -121,10 +125,7 @@ class BaseScorer(abc.ABC):
 
     @property
     def signature(self) -> str:
-        parts = [self.name, f"metricrm:{_dist_version('metricrm')}"]
-        parts += [f"{b}:{_dist_version(b)}" for b in self.backends]
-        parts += [f"{k}:{v}" for k, v in sorted(self.settings().items())]
-        return "|".join(parts)
+        return make_signature(self.name, self.backends, self.settings())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in sorted(self.settings().items()))

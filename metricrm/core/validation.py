@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ScorerInputError, ScorerOutputError
+from .errors import ScorerConfigError, ScorerInputError, ScorerOutputError
 from .records import is_messages, prompt_text, response_text
 
 
@@ -94,7 +94,8 @@ def check_texts(scorer: str, argument: str, values: Any, n: int, *, flatten: boo
         else:
             raise ScorerInputError(
                 f"{scorer}: {argument[:-1] if argument.endswith('s') else argument} {i} must be "
-                f"a string or a list of chat messages (got {type(value).__name__}: {_describe(value)})"
+                "a string or a list of chat messages "
+                f"(got {type(value).__name__}: {_describe(value)})"
             )
     return out
 
@@ -120,3 +121,75 @@ def check_scores(scorer: str, scores: Any, n: int) -> np.ndarray:
 def check_not_empty(scorer: str, n: int) -> None:
     if n == 0:
         raise ScorerInputError(f"{scorer}: expected at least one response (got an empty list)")
+
+
+# -- settings ------------------------------------------------------------------------------------
+# One set of checks for every setting of a scorer, statistic, loader or trainer. Each raises
+# ScorerConfigError (a TypeError and a ValueError) naming who, the setting and what came.
+
+
+def check_choice(who: str, name: str, value: Any, choices: Any) -> Any:
+    """``value`` if it is one of ``choices``; otherwise an error listing them."""
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable value against a set
+        ok = False
+    if isinstance(value, (bool, np.bool_)):  # True == 1: a flag is not the choice 1
+        ok = any(c is value or (isinstance(c, bool) and c == value) for c in choices)
+    if not ok:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ScorerConfigError(f"{who}: `{name}` must be one of {listed} (got {value!r})")
+    return value
+
+
+def check_flag(who: str, name: str, value: Any) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (numpy booleans too) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ScorerConfigError(f"{who}: `{name}` must be True or False (got {value!r})")
+    return bool(value)
+
+
+def check_integer(
+    who: str, name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` as an int (booleans refused) within ``[minimum, maximum]``."""
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+    if not ok:
+        raise ScorerConfigError(
+            f"{who}: `{name}` must be an integer{_bounds(minimum, maximum)} (got {value!r})"
+        )
+    return int(value)
+
+
+def check_number(
+    who: str,
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+) -> float:
+    """``value`` as a finite float (booleans refused) that is ``>= minimum``, ``<= maximum``
+    and ``> above`` where those are given."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    ok = ok and bool(np.isfinite(value))
+    ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+    ok = ok and (above is None or value > above)
+    if not ok:
+        bounds = _bounds(minimum, maximum) if above is None else f" > {above:g}"
+        raise ScorerConfigError(f"{who}: `{name}` must be a number{bounds} (got {value!r})")
+    return float(value)
+
+
+def _bounds(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum:g}, {maximum:g}]"
+    if minimum is not None:
+        return f" >= {minimum:g}"
+    if maximum is not None:
+        return f" <= {maximum:g}"
+    return ""

@@ -5,19 +5,20 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Union
 
-from ..core.errors import DataFormatError
+from ..core.errors import DataFormatError, DataNotFoundError
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, os.PathLike]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
 def existing_path(path: PathLike, *, who: str) -> Path:
     """``path`` as a ``Path``; ``FileNotFoundError`` naming ``who`` when it does not exist."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{who}: no such file or folder: {p}")
+        raise DataNotFoundError(f"{who}: no such file or folder: {p}")
     return p
 
 
@@ -30,7 +31,9 @@ def read_text(path: Path) -> str:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return fh.read()
     except (OSError, EOFError, UnicodeDecodeError) as exc:  # truncated gzip raises EOFError
-        raise DataFormatError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from exc
+        raise DataFormatError(
+            f"{path}: cannot read the file ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def read_json(path: Path) -> Any:
@@ -57,7 +60,8 @@ def read_jsonl(path: Path) -> list[tuple[int, Any]]:
             records.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise DataFormatError(
-                f"{path}: line {number}: invalid or truncated JSON ({exc.msg} at column {exc.colno})"
+                f"{path}: line {number}: invalid or truncated JSON "
+                f"({exc.msg} at column {exc.colno})"
             ) from exc
     if not records:
         raise DataFormatError(f"{path}: the file is empty (expected one JSON object per line)")
@@ -68,7 +72,9 @@ def expect_type(value: Any, kind: type | tuple[type, ...], where: str, what: str
     """``value`` if it is an instance of ``kind``; otherwise a ``DataFormatError``."""
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DataFormatError(f"{where}: expected {what} to be {names} (got {type(value).__name__})")
+        raise DataFormatError(
+            f"{where}: expected {what} to be {names} (got {type(value).__name__})"
+        )
     return value
 
 

@@ -188,7 +188,9 @@ def load_wmt_darr(path: PathLike, *, lang_pair: str | None = None) -> list[Prefe
             entry = require_keys(item[side], ("sys", "sys_name"), f"{where}, `{side}`")
             texts[side] = expect_text(entry, "sys", f"{where}, `{side}`")
             meta[f"{prefix}_system"] = entry["sys_name"]
-            meta.update({f"{prefix}_{k}": v for k, v in entry.items() if k not in ("sys", "sys_name")})
+            meta.update(
+                {f"{prefix}_{k}": v for k, v in entry.items() if k not in ("sys", "sys_name")}
+            )
         pairs.append(
             PreferencePair(
                 prompt=src,

@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from ..core.errors import DataFormatError
-from ..core.records import PointwiseItem, PreferencePair, is_messages
-from .benchmarks import load_evalbiasbench, load_llmbar, load_rm_bench, load_wmt_darr
-from .hh_rlhf import load_hh_rlhf
-from .scored import load_summeval, load_wmt_mqm
-from .tables import FILE_FORMATS, Table, read_table
+from ..core.errors import DataFormatError, ScorerConfigError
+from ..core.records import (
+    POINTWISE_FIELDS,
+    PREFERENCE_FIELDS,
+    PointwiseItem,
+    PreferencePair,
+    is_messages,
+)
+from .formats import DATASET_FORMATS
+from .tables import FILE_FORMATS, Table, read_source
 
+#: published preference formats a ``format=`` can name, and their loaders
 PREFERENCE_FORMATS: dict[str, Callable[..., list[PreferencePair]]] = {
-    "rm-bench": load_rm_bench,
-    "llmbar": load_llmbar,
-    "hh-rlhf": load_hh_rlhf,
-    "evalbiasbench": load_evalbiasbench,
-    "wmt-darr": load_wmt_darr,
+    n: f.loader for n, f in DATASET_FORMATS.items() if f.kind == "preference" and f.loader
 }
+#: published pointwise formats a ``format=`` can name, and their loaders
 POINTWISE_FORMATS: dict[str, Callable[..., list[PointwiseItem]]] = {
-    "wmt-mqm": load_wmt_mqm,
-    "summeval": load_summeval,
+    n: f.loader for n, f in DATASET_FORMATS.items() if f.kind == "pointwise" and f.loader
 }
 
 DEFAULT_LABELS: Mapping[Any, str] = {
@@ -40,8 +42,6 @@ DEFAULT_LABELS: Mapping[Any, str] = {
 """Label values understood by default. A number is the preference for the ``chosen`` column:
 1 = it is better, 0 = the ``rejected`` column is better (the two are swapped), 0.5 = tie."""
 
-_PREFERENCE_FIELDS = ("prompt", "chosen", "rejected", "label", "subset", "id", "references", "source")
-_POINTWISE_FIELDS = ("response", "prompt", "source", "references", "human", "system", "group", "id")
 _MISSING_WORDS = {"", "none", "null", "na", "nan"}
 
 
@@ -80,8 +80,8 @@ def load_preference_pairs(
         return PREFERENCE_FORMATS[format](source, **load_kwargs)
     who = "load_preference_pairs"
     label_map = _check_labels(DEFAULT_LABELS if labels is None else labels, who)
-    table = read_table(source, format=format, split=split, load_kwargs=load_kwargs, who=who)
-    mapping = _resolve(table, columns, _PREFERENCE_FIELDS, ("prompt", "chosen", "rejected"), who)
+    table = read_source(source, format=format, split=split, load_kwargs=load_kwargs, who=who)
+    mapping = _resolve(table, columns, PREFERENCE_FIELDS, ("prompt", "chosen", "rejected"), who)
     pairs = []
     for where, row in table.rows:
         get = _Row(table.name, where, row)
@@ -134,8 +134,8 @@ def load_pointwise_items(
         _no_columns(columns, format)
         return POINTWISE_FORMATS[format](source, **load_kwargs)
     who = "load_pointwise_items"
-    table = read_table(source, format=format, split=split, load_kwargs=load_kwargs, who=who)
-    mapping = _resolve(table, columns, _POINTWISE_FIELDS, ("response",), who)
+    table = read_source(source, format=format, split=split, load_kwargs=load_kwargs, who=who)
+    mapping = _resolve(table, columns, POINTWISE_FIELDS, ("response",), who)
     items = []
     for where, row in table.rows:
         get = _Row(table.name, where, row)
@@ -159,18 +159,22 @@ def load_pointwise_items(
 def _check_format(format: str | None, named: Mapping[str, Any], who: str) -> None:
     if format is not None and format not in FILE_FORMATS and format not in named:
         valid = ", ".join([*FILE_FORMATS, *named])
-        raise ValueError(f"{who}: unknown format {format!r} (valid: {valid})")
+        raise DataFormatError(f"{who}: unknown format {format!r} (valid: {valid})")
 
 
 def _no_columns(columns: Mapping[str, Any] | None, format: str) -> None:
     if columns is not None:
-        raise ValueError(f"format {format!r} has a fixed layout; `columns` cannot be used with it")
+        raise ScorerConfigError(
+            f"format {format!r} has a fixed layout; `columns` cannot be used with it"
+        )
 
 
 def _check_labels(labels: Mapping[Any, str], who: str) -> Mapping[Any, str]:
     bad = {k: v for k, v in labels.items() if v not in ("chosen", "rejected", "tie")}
     if bad:
-        raise ValueError(f"{who}: `labels` values must be 'chosen', 'rejected' or 'tie' (got {bad})")
+        raise ScorerConfigError(
+            f"{who}: `labels` values must be 'chosen', 'rejected' or 'tie' (got {bad})"
+        )
     return labels
 
 
@@ -201,7 +205,7 @@ def _names(spec: Any) -> list[str]:
         return [str(c) for c in spec.values()]
     if isinstance(spec, Sequence):
         return [str(c) for c in spec]
-    raise TypeError(
+    raise ScorerConfigError(
         f"a column mapping must be a name, a list of names or a dict (got {type(spec).__name__})"
     )
 
@@ -216,7 +220,9 @@ def _resolve(
     columns = dict(columns or {})
     unknown = [f for f in columns if f not in fields]
     if unknown:
-        raise ValueError(f"{who}: unknown field(s) {unknown} in `columns` (valid: {', '.join(fields)})")
+        raise ScorerConfigError(
+            f"{who}: unknown field(s) {unknown} in `columns` (valid: {', '.join(fields)})"
+        )
     present = set(table.columns)
     shown = ", ".join(map(repr, table.columns))
     mapping: dict[str, Any] = {}
@@ -225,7 +231,9 @@ def _resolve(
             spec = columns[field]
             if spec is None:
                 if field in required:
-                    raise ValueError(f"{who}: the required field {field!r} cannot be mapped to None")
+                    raise ScorerConfigError(
+                        f"{who}: the required field {field!r} cannot be mapped to None"
+                    )
                 continue
             missing = [c for c in _names(spec) if c not in present]
             if missing:
@@ -240,7 +248,9 @@ def _resolve(
         if found is not None:
             mapping[field] = found
         elif field in required:
-            raise DataFormatError(f"{table.name}: missing column {field!r} (columns present: {shown})")
+            raise DataFormatError(
+                f"{table.name}: missing column {field!r} (columns present: {shown})"
+            )
     return mapping
 
 
@@ -320,7 +330,9 @@ class _Row:
 
     def score(self, column: str, value: Any) -> float | None:
         value = _plain(value)
-        if _is_missing(value) or (isinstance(value, str) and value.strip().lower() in _MISSING_WORDS):
+        if _is_missing(value) or (
+            isinstance(value, str) and value.strip().lower() in _MISSING_WORDS
+        ):
             return None
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             return float(value)
@@ -348,3 +360,16 @@ class _Row:
     def meta(self, mapping: Mapping[str, Any]) -> dict[str, Any]:
         used = {c for spec in mapping.values() for c in _names(spec)}
         return {k: _plain(v) for k, v in self.row.items() if k not in used}
+
+
+def format_loader(fmt: str) -> Callable[..., list]:
+    """The loader of a dataset format named in :data:`~metricrm.data.formats.DATASET_FORMATS`
+    (the generic loader of its kind for ``preference`` and ``pointwise``)."""
+    if fmt not in DATASET_FORMATS:
+        raise DataFormatError(
+            f"unknown dataset format {fmt!r}; valid formats: {', '.join(DATASET_FORMATS)}"
+        )
+    info = DATASET_FORMATS[fmt]
+    if info.loader is not None:
+        return info.loader
+    return load_preference_pairs if info.kind == "preference" else load_pointwise_items

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from ..core.errors import DataFormatError
 from ..core.records import PreferencePair
+from ..core.validation import check_choice
 from ._io import PathLike, existing_path, expect_text, read_jsonl, require_keys
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -51,10 +52,7 @@ def load_hh_rlhf(
     ``meta`` also holds ``line`` (1-based). ``subset`` defaults to the file name without
     ``.jsonl``/``.gz``; ``id`` is ``"{subset}/{line}"``. Empty final turns are kept as ``""``.
     """
-    if on_mismatch not in ("flag", "skip", "raise"):
-        raise ValueError(
-            f"load_hh_rlhf: on_mismatch must be 'flag', 'skip' or 'raise' (got {on_mismatch!r})"
-        )
+    check_choice("load_hh_rlhf", "on_mismatch", on_mismatch, ("flag", "skip", "raise"))
     file = existing_path(path, who="load_hh_rlhf")
     name = subset or file.name.removesuffix(".gz").removesuffix(".jsonl")
     pairs: list[PreferencePair] = []

@@ -15,6 +15,7 @@ from typing import Any, Literal, overload
 
 from ..core.errors import DataFormatError
 from ..core.records import PointwiseItem, PreferencePair, is_messages
+from ..core.validation import check_choice
 
 _FILES = {"preference": "preference.jsonl", "reference": "reference.jsonl"}
 
@@ -29,8 +30,7 @@ def _text(where: str, record: dict, key: str, *, optional: bool = False) -> Any:
     if is_messages(value):
         return tuple(dict(m) for m in value)
     raise DataFormatError(
-        f"{where}: expected `{key}` to be non-empty text or a list of chat messages "
-        f"(got {value!r})"
+        f"{where}: expected `{key}` to be non-empty text or a list of chat messages (got {value!r})"
     )
 
 
@@ -81,10 +81,7 @@ def load_sample(kind: Literal["reference"]) -> list[PointwiseItem]: ...
 
 def load_sample(kind: str) -> list[PreferencePair] | list[PointwiseItem]:
     """The built-in sample: ``"preference"`` pairs or ``"reference"`` (pointwise) items."""
-    if kind not in _FILES:
-        raise ValueError(
-            f"load_sample: unknown kind {kind!r}; expected 'preference' or 'reference'"
-        )
+    check_choice("load_sample", "kind", kind, tuple(_FILES))
     name = _FILES[kind]
     build = _preference if kind == "preference" else _pointwise
     text = resources.files("metricrm.data").joinpath("sample", name).read_text(encoding="utf-8")

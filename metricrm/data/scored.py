@@ -6,16 +6,33 @@ import csv
 import io
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.errors import DataFormatError
 from ..core.records import PointwiseItem
-from ._io import PathLike, existing_path, expect_text, expect_type, read_json, read_text, require_keys
+from ._io import (
+    PathLike,
+    existing_path,
+    expect_text,
+    expect_type,
+    read_json,
+    read_text,
+    require_keys,
+)
 
 _MQM_COLUMNS = (
-    "system", "doc", "doc_id", "seg_id", "rater", "source", "target", "category", "severity"
+    "system",
+    "doc",
+    "doc_id",
+    "seg_id",
+    "rater",
+    "source",
+    "target",
+    "category",
+    "severity",
 )
 _MARKERS = re.compile(r"</?v>")
 _SEVERITY_WEIGHTS = {"major": 5.0, "minor": 1.0, "neutral": 0.0, "no-error": 0.0}
@@ -31,7 +48,7 @@ def mqm_error_weight(category: str, severity: str) -> float:
     Minor 1 (Fluency/Punctuation 0.1), Neutral and No-error 0."""
     sev = severity.strip().lower()
     if sev not in _SEVERITY_WEIGHTS:
-        raise ValueError(
+        raise DataFormatError(
             f"unknown MQM severity {severity!r} (expected Major, Minor, Neutral or No-error)"
         )
     if sev == "major" and category.startswith("Non-translation"):
@@ -106,7 +123,8 @@ def _read_mqm_rows(file: Path) -> list[tuple[int, dict[str, str]]]:
         line = reader.line_num
         if len(fields) != len(header):
             raise DataFormatError(
-                f"{file}: line {line}: expected {len(header)} tab-separated fields (got {len(fields)})"
+                f"{file}: line {line}: expected {len(header)} tab-separated fields "
+                f"(got {len(fields)})"
             )
         rows.append((line, dict(zip(header, fields))))
     if not rows:
@@ -134,7 +152,9 @@ def _mqm_item(
             raise DataFormatError(f"{file}: line {line}: {exc}") from exc
         # Sum in tenths of a point so that e.g. 1 + 0.1 + 0.1 is exactly 1.2.
         penalties[row["rater"]] = penalties.get(row["rater"], 0) + round(weight * 10)
-        annotations.append({k: row.get(k, "") for k in ("rater", "category", "severity", "comment")})
+        annotations.append(
+            {k: row.get(k, "") for k in ("rater", "category", "severity", "comment")}
+        )
         annotations[-1]["target"] = row["target"]
     score = -sum(penalties.values()) / (10 * len(penalties))
     return PointwiseItem(
@@ -152,7 +172,8 @@ def _read_avg_scores(file: Path) -> dict[tuple[str, str], tuple[int, float | Non
     lines = read_text(existing_path(file, who="load_wmt_mqm")).split("\n")
     if lines[0].split() != ["system", "mqm_avg_score", "seg_id"]:
         raise DataFormatError(
-            f"{file}: line 1: expected the header 'system mqm_avg_score seg_id' (got {lines[0][:80]!r})"
+            f"{file}: line 1: expected the header 'system mqm_avg_score seg_id' "
+            f"(got {lines[0][:80]!r})"
         )
     scores: dict[tuple[str, str], tuple[int, float | None]] = {}
     for number, text in enumerate(lines[1:], start=2):
@@ -202,7 +223,10 @@ def _attach_avg_scores(
 
 
 def _with_references(
-    file: Path, items: dict[tuple[str, str], PointwiseItem], include_ref: bool, ref_system: str | None
+    file: Path,
+    items: dict[tuple[str, str], PointwiseItem],
+    include_ref: bool,
+    ref_system: str | None,
 ) -> list[PointwiseItem]:
     refs = {seg: item.response for (system, seg), item in items.items() if system == ref_system}
     out = []
@@ -254,7 +278,11 @@ def load_summeval(path: PathLike) -> list[PointwiseItem]:
             require_keys(entry, ("sys_summ", "scores"), at)
             human = {}
             for name, value in expect_type(entry["scores"], dict, at, "`scores`").items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, (int, float))
+                    or math.isnan(value)
+                ):
                     raise DataFormatError(f"{at}: score {name!r} must be a number (got {value!r})")
                 human[name] = float(value)
             items.append(

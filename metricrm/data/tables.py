@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..core.errors import DataFormatError
+from ..core.errors import DataFormatError, DataNotFoundError
 from ..core.optional import require
 from ._io import read_json, read_jsonl, read_text
 
@@ -39,7 +40,7 @@ class Table:
     columns: list[str]
 
 
-def read_table(
+def read_source(
     source: Any, *, format: str | None, split: str | None, load_kwargs: Mapping[str, Any], who: str
 ) -> Table:
     """Read ``source`` into a :class:`Table`; see the module docstring for what it accepts."""
@@ -49,7 +50,7 @@ def read_table(
     if module == "datasets" and hasattr(source, "column_names"):
         return _from_dataset(source, split, "Dataset", who)
     if not isinstance(source, (str, Path)):
-        raise TypeError(
+        raise DataFormatError(
             f"{who}: expected a path, a hub dataset id, a pandas DataFrame or a datasets.Dataset "
             f"(got {type(source).__name__})"
         )
@@ -63,7 +64,7 @@ def read_table(
         datasets = require("datasets", who=who, extra="hf")
         loaded = datasets.load_dataset(text, split=split, **load_kwargs)
         return _from_dataset(loaded, split, f"hub dataset {text!r}", who)
-    raise FileNotFoundError(f"{who}: no such file or folder, and not a hub dataset id: {text}")
+    raise DataNotFoundError(f"{who}: no such file or folder, and not a hub dataset id: {text}")
 
 
 def _suffix_format(path: Path) -> str | None:
@@ -77,7 +78,8 @@ def _from_file(path: Path, format: str | None, who: str) -> Table:
     fmt = format or _suffix_format(path)
     if fmt not in FILE_FORMATS:
         raise DataFormatError(
-            f"{who}: cannot tell the format of {path}; pass format= one of {', '.join(FILE_FORMATS)}"
+            f"{who}: cannot tell the format of {path}; "
+            f"pass format= one of {', '.join(FILE_FORMATS)}"
             + (f" (got {format!r})" if format else "")
         )
     if fmt == "jsonl":

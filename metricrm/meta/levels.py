@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,9 @@ class LevelResult:
     ``n_items``: items used (with a human score); ``n_missing``: items without one;
     ``n_groups``: groups (item level) or systems (system level) that entered the statistic;
     ``n_skipped_small``: groups/systems with fewer than 2 (item) or no (system) scored items;
-    ``n_skipped_undefined``: item-level groups whose statistic was NaN.
+    ``n_skipped_undefined``: item-level groups whose statistic was NaN;
+    ``group_statistics``: at item level, the per-group values that were averaged (in sorted
+    label order), for a bootstrap over groups.
     """
 
     statistic: float
@@ -45,6 +47,7 @@ class LevelResult:
     n_groups: int = 0
     n_skipped_small: int = 0
     n_skipped_undefined: int = 0
+    group_statistics: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def _stat_p(result: Any) -> tuple[float, float]:
@@ -130,7 +133,15 @@ def correlate(
                 stats.append(stat)
         value = float(np.mean(stats)) if stats else float("nan")
         return LevelResult(
-            value, float("nan"), level, int(h.size), n_missing, len(stats), n_small, n_undefined
+            value,
+            float("nan"),
+            level,
+            int(h.size),
+            n_missing,
+            len(stats),
+            n_small,
+            n_undefined,
+            np.asarray(stats, dtype=np.float64),
         )
 
     sys_h = np.array([gh.mean() for gh, _ in parts])

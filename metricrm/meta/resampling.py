@@ -92,17 +92,32 @@ _ROW_CORR: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def system_level(corr: str = "pearson") -> SumStatistic:
+def system_level(corr: str | Callable[..., Any] = "pearson") -> SumStatistic:
     """System-level correlation over resampled segments.
 
     Takes ``(metric_columns, human_columns)``, both (n_segments, n_systems) (the transposes of
     systems-by-segments matrices): the metric comes first, like the scorer-specific array in
     :func:`paired_permutation_test`. A NaN human cell is left out of that system's human *and*
     metric mean. ``corr`` is "pearson", "spearman" or "kendall" (tau-b; no batched form, so
-    its finalize loops over resamples).
+    its finalize loops over resamples), or any function ``corr(human, metric)`` with the scipy
+    contract (a result with ``.statistic``, or a number), called once per resample on the
+    means of the systems that have at least one human score in it.
     """
-    _checks.choice("system_level", "corr", corr, tuple(_ROW_CORR))
-    row_corr = _ROW_CORR[corr]
+    if callable(corr):
+        corr_fn = corr
+
+        def row_corr(h: np.ndarray, m: np.ndarray) -> np.ndarray:
+            out = np.empty(h.shape[:-1])
+            for idx in np.ndindex(out.shape):
+                ok = ~np.isnan(h[idx])
+                value = corr_fn(h[idx][ok], m[idx][ok])
+                out[idx] = float(getattr(value, "statistic", value))
+            return out
+
+        name = getattr(corr, "__name__", "custom")
+    else:
+        _checks.choice("system_level", "corr", corr, tuple(_ROW_CORR))
+        row_corr, name = _ROW_CORR[corr], corr
 
     def features(metric_cols: np.ndarray, human_cols: np.ndarray) -> np.ndarray:
         h = np.asarray(human_cols, dtype=np.float64)
@@ -115,7 +130,7 @@ def system_level(corr: str = "pearson") -> SumStatistic:
         with np.errstate(invalid="ignore", divide="ignore"):
             return row_corr(s_h / count, s_m / count)
 
-    return SumStatistic(features, finalize, name=f"system_{corr}")
+    return SumStatistic(features, finalize, name=f"system_{name}")
 
 
 # ------------------------------------------------------------------------------------- drawing

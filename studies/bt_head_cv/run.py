@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from metricrm.adapters.bt_head import cross_validate_bt_head, make_encoder
+from metricrm import write_table
+from metricrm.adapters.bt_head import make_encoder
 from metricrm.data import load_evalbiasbench, load_hh_rlhf, load_llmbar, load_rm_bench
-from metricrm.io import write_table
 from metricrm.meta import MEAN, bootstrap, pairwise_outcomes
+from metricrm.training import cross_validate_bt_head
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parents[1].parent / "shared" / "data"

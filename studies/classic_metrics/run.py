@@ -32,8 +32,16 @@ def datasets(shared: Path, quick: bool) -> dict[str, tuple[list, list[str], dict
     summary = ["rouge1", "rouge2", "rougeL", "length_tokens"]
     return {
         "wmt19-darr-lt-en": (darr, translation, {"statistics": ["tau_like"]}),
-        "wmt-mqm-ted-en-de": (items, translation, {"human": "mqm", "statistics": ["pearson", "kendall_b", "spa"]}),
-        "summeval": (summeval, summary, {"statistics": ["pearson", "kendall_b"], "levels": ["item", "system"]}),
+        "wmt-mqm-ted-en-de": (
+            items,
+            translation,
+            {"human": "mqm", "statistics": ["pearson", "kendall_b", "spa"]},
+        ),
+        "summeval": (
+            summeval,
+            summary,
+            {"statistics": ["pearson", "kendall_b"], "levels": ["item", "system"]},
+        ),
         "rm-bench": (rm_bench, ["length_chars", "length_tokens"], {}),
     }
 
@@ -50,8 +58,14 @@ def main() -> None:
     for name, (records, scorers, options) in datasets(args.shared, args.quick).items():
         start = time.perf_counter()
         frames.append(
-            mr.meta_evaluate(scorers, records, dataset_name=name, n_resamples=args.n_resamples,
-                             cache=args.cache_dir, **options)
+            mr.meta_evaluate(
+                scorers,
+                records,
+                dataset_name=name,
+                n_resamples=args.n_resamples,
+                cache=args.cache_dir,
+                **options,
+            )
         )
         print(f"{name}: {len(records)} records, {time.perf_counter() - start:.0f} s", flush=True)
 
@@ -72,7 +86,9 @@ def main() -> None:
             f"{r.value:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} | {cluster} |"
         )
     signatures = sorted(set(table.signature))
-    text = "\n".join(lines) + "\n\nSignatures:\n\n" + "\n".join(f"- `{s}`" for s in signatures) + "\n"
+    text = (
+        "\n".join(lines) + "\n\nSignatures:\n\n" + "\n".join(f"- `{s}`" for s in signatures) + "\n"
+    )
     (HERE / f"results{suffix}.md").write_text(text)
     print(text)
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import metricrm as mr
-from metricrm.offline_models import smollm2_path
+from metricrm.adapters.offline_models import smollm2_path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
@@ -62,20 +62,31 @@ def sample(name: str, pairs: list, n: int, seed: int = 0) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--max-length", type=int, default=1024,
-                        help="tokens; longer inputs are truncated on the left, and counted")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=1024,
+        help="tokens; longer inputs are truncated on the left, and counted",
+    )
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--datasets", nargs="*", default=None, choices=DATASETS)
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--sample", nargs="*", default=[], metavar="NAME=N",
-                        help="score a seeded sample: N pairs (RM-Bench: N prompts per domain)")
+    parser.add_argument(
+        "--sample",
+        nargs="*",
+        default=[],
+        metavar="NAME=N",
+        help="score a seeded sample: N pairs (RM-Bench: N prompts per domain)",
+    )
     args = parser.parse_args()
     sizes: dict[str, int] = {}
     for item in args.sample:
         name, _, n = item.partition("=")
         if name not in DATASETS or not n.isdigit() or int(n) < 1:
-            parser.error(f"--sample {item!r}: expected NAME=N with N >= 1 and NAME one of "
-                         f"{', '.join(DATASETS)}")
+            parser.error(
+                f"--sample {item!r}: expected NAME=N with N >= 1 and NAME one of "
+                f"{', '.join(DATASETS)}"
+            )
         sizes[name] = int(n)
 
     model = str(smollm2_path())
@@ -94,23 +105,42 @@ def main() -> None:
         if name in sizes:
             pairs = sample(name, pairs, sizes[name])
             unit = " prompts per domain" if name == "rm-bench" else " pairs"
-            notes.append(f"- {name}: seeded sample of {sizes[name]}{unit}, {len(pairs)} of {full} "
-                         f"pairs (`--sample {name}={sizes[name]}`)")
+            notes.append(
+                f"- {name}: seeded sample of {sizes[name]}{unit}, {len(pairs)} of {full} "
+                f"pairs (`--sample {name}={sizes[name]}`)"
+            )
         start = time.perf_counter()
-        frames.append(mr.meta_evaluate(scorers, pairs, dataset_name=name, exclude_empty=True,
-                                       n_resamples=args.n_resamples, cache=args.cache_dir))
+        frames.append(
+            mr.meta_evaluate(
+                scorers,
+                pairs,
+                dataset_name=name,
+                exclude_empty=True,
+                n_resamples=args.n_resamples,
+                cache=args.cache_dir,
+            )
+        )
         print(f"{name}: {len(pairs)} pairs, {time.perf_counter() - start:.0f} s", flush=True)
         table = pd.concat(frames, ignore_index=True)
         table.to_csv(HERE / "results.csv", index=False, float_format="%.6g")
-        lines = ["| dataset | subset | statistic | scorer | accuracy | 95% CI | n | excluded |",
-                 "|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "| dataset | subset | statistic | scorer | accuracy | 95% CI | n | excluded |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in table.itertuples():
-            lines.append(f"| {r.dataset} | {r.subset} | {r.statistic} | {r.scorer} | {r.value:.3f} "
-                         f"| [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} | {r.n_excluded} |")
+            lines.append(
+                f"| {r.dataset} | {r.subset} | {r.statistic} | {r.scorer} | {r.value:.3f} "
+                f"| [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} | {r.n_excluded} |"
+            )
         sigs = sorted(set(table.signature))
         sampled = ("\n\nSampled datasets:\n\n" + "\n".join(notes)) if notes else ""
-        (HERE / "results.md").write_text("\n".join(lines) + sampled + "\n\nSignatures:\n\n"
-                                         + "\n".join(f"- `{s}`" for s in sigs) + "\n")
+        (HERE / "results.md").write_text(
+            "\n".join(lines)
+            + sampled
+            + "\n\nSignatures:\n\n"
+            + "\n".join(f"- `{s}`" for s in sigs)
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

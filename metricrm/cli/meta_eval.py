@@ -1,8 +1,8 @@
 """``metricrm meta-eval``: agreement of scorers with human judgments, from flags or a study file.
 
-Thin: it merges a study config (:mod:`metricrm.study_config`) with the command line (the
-command line wins), loads the datasets, calls :func:`metricrm.meta_eval.meta_evaluate`, prints
-the table and writes it as a table file (CSV/JSONL/Parquet) and/or a JSON report.
+Thin: it merges a study config (:mod:`metricrm.study.config`) with the command line (the
+command line wins), loads the datasets, calls :func:`metricrm.study.meta_evaluate`, prints the
+table and writes it as a table file (CSV/JSONL/Parquet) and/or a JSON report.
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ import math
 import platform
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from .core.errors import DataFormatError, ScorerConfigError
-from .core.records import PreferencePair
-from .study_config import (
-    DATASET_FORMATS,
+from ..core.cache import CacheStats, ScoreCache, default_cache_dir
+from ..core.errors import DataFormatError, ScorerConfigError
+from ..core.records import PreferencePair
+from ..core.results_io import atomic_write, table_format, write_table
+from ..core.versions import package_version
+from ..data import DATASET_FORMATS
+from ..study.config import (
     DatasetEntry,
     ScorerEntry,
     StudyConfig,
@@ -32,6 +35,13 @@ from .study_config import (
     parse_dataset_spec,
     parse_scorer_spec,
 )
+from ..study.meta_evaluate import (
+    LEVELS,
+    POINTWISE_STATISTICS,
+    PREFERENCE_STATISTICS,
+    meta_evaluate,
+)
+from .common import format_table, parse_settings, show_warning
 
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
@@ -50,48 +60,107 @@ def add_parser(sub: Any) -> None:
         "--config and the flags (flags win).",
     )
     p.add_argument("--config", metavar="STUDY", help="study file (.yaml, .yml or .toml)")
-    p.add_argument("-s", "--scorer", action="append", metavar="[LABEL=]NAME",
-                   help="scorer to evaluate (repeat for several; replaces the config's list)")
-    p.add_argument("--set", action="append", default=[], metavar="SCORER.KEY=VALUE",
-                   help="a scorer setting (SCORER is its label or name); VALUE is parsed as "
-                   "JSON when possible")
-    p.add_argument("-d", "--dataset", action="append", metavar="[NAME=]FORMAT:PATH",
-                   help="dataset to evaluate on (repeat for several; replaces the config's "
-                   f"list); FORMAT: {', '.join(DATASET_FORMATS)}; wmt-mqm takes TSV[,AVG_SCORES]; "
-                   "sample:preference or sample:reference is the built-in sample")
-    p.add_argument("--statistic", action="append", metavar="NAME",
-                   help="statistic (repeat); preference: accuracy, tau_like, rmbench; pointwise: "
-                   "pearson, spearman, kendall_b, kendall_c, acc23, spa")
-    p.add_argument("--level", action="append", choices=("flat", "item", "system"),
-                   help="pointwise level (repeat; default: every level the data allows)")
-    p.add_argument("--human", action="append", metavar="KEY",
-                   help="human judgment of pointwise items to compare with (repeat; default all)")
-    p.add_argument("--n-resamples", type=int, metavar="N",
-                   help="bootstrap resamples (default 1000)")
+    p.add_argument(
+        "-s",
+        "--scorer",
+        action="append",
+        metavar="[LABEL=]NAME",
+        help="scorer to evaluate (repeat for several; replaces the config's list)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SCORER.KEY=VALUE",
+        help="a scorer setting (SCORER is its label or name); VALUE is parsed as "
+        "JSON when possible",
+    )
+    p.add_argument(
+        "-d",
+        "--dataset",
+        action="append",
+        metavar="[NAME=]FORMAT:PATH",
+        help="dataset to evaluate on (repeat for several; replaces the config's "
+        f"list); FORMAT: {', '.join(DATASET_FORMATS)}; wmt-mqm takes TSV[,AVG_SCORES]; "
+        "sample:preference or sample:reference is the built-in sample",
+    )
+    p.add_argument(
+        "--statistic",
+        action="append",
+        metavar="NAME",
+        help="statistic (repeat); preference: accuracy, tau_like, rmbench; pointwise: "
+        "pearson, spearman, kendall_b, kendall_c, acc23, spa",
+    )
+    p.add_argument(
+        "--level",
+        action="append",
+        choices=("flat", "item", "system"),
+        help="pointwise level (repeat; default: every level the data allows)",
+    )
+    p.add_argument(
+        "--human",
+        action="append",
+        metavar="KEY",
+        help="human judgment of pointwise items to compare with (repeat; default all)",
+    )
+    p.add_argument(
+        "--n-resamples", type=int, metavar="N", help="bootstrap resamples (default 1000)"
+    )
     p.add_argument("--confidence", type=float, metavar="P", help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
-    p.add_argument("--score-ties", choices=("half", "loss", "drop"),
-                   help="credit of a scorer tie in pairwise accuracy (default half)")
-    p.add_argument("--human-ties", dest="human_tie_policy", choices=("exclude", "threshold"),
-                   help="pairs humans tied: leave out, or count as correct when the scorer ties "
-                   "them too (default exclude)")
-    p.add_argument("--tie-threshold", type=float, metavar="X",
-                   help="score difference up to which a pair is a scorer tie (default 0)")
-    p.add_argument("--alpha", type=float, metavar="A",
-                   help="significance level of the clusters (default 0.05)")
-    p.add_argument("--no-significance", dest="significance", action="store_const", const=False,
-                   help="skip the significance clusters")
-    p.add_argument("--exclude-empty", action="store_const", const=True,
-                   help="leave out records with an empty response (counted in n_excluded)")
+    p.add_argument(
+        "--score-ties",
+        choices=("half", "loss", "drop"),
+        help="credit of a scorer tie in pairwise accuracy (default half)",
+    )
+    p.add_argument(
+        "--human-ties",
+        dest="human_tie_policy",
+        choices=("exclude", "threshold"),
+        help="pairs humans tied: leave out, or count as correct when the scorer ties "
+        "them too (default exclude)",
+    )
+    p.add_argument(
+        "--tie-threshold",
+        type=float,
+        metavar="X",
+        help="score difference up to which a pair is a scorer tie (default 0)",
+    )
+    p.add_argument(
+        "--alpha", type=float, metavar="A", help="significance level of the clusters (default 0.05)"
+    )
+    p.add_argument(
+        "--no-significance",
+        dest="significance",
+        action="store_const",
+        const=False,
+        help="skip the significance clusters",
+    )
+    p.add_argument(
+        "--exclude-empty",
+        action="store_const",
+        const=True,
+        help="leave out records with an empty response (counted in n_excluded)",
+    )
     cache = p.add_mutually_exclusive_group()
-    cache.add_argument("--cache-dir", metavar="DIR",
-                       help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)")
+    cache.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)",
+    )
     cache.add_argument("--no-cache", action="store_true", help="do not use the score cache")
     p.add_argument("-o", "--output", metavar="OUT", help="result table: .csv, .jsonl or .parquet")
-    p.add_argument("--json", metavar="OUT.json",
-                   help="JSON report: settings, versions, signatures and every result row")
-    p.add_argument("--chunk-size", type=int, metavar="N",
-                   help="items per scorer call, and per cache write (default 256)")
+    p.add_argument(
+        "--json",
+        metavar="OUT.json",
+        help="JSON report: settings, versions, signatures and every result row",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="items per scorer call, and per cache write (default 256)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_meta_eval)
 
@@ -115,16 +184,12 @@ class Study:
 
 
 def _defaults() -> dict[str, Any]:
-    from .meta_eval import meta_evaluate
-
     params = inspect.signature(meta_evaluate).parameters
     return {k: params[k].default for k in _PASSED}
 
 
 def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
     """Command-line values over config values over meta_evaluate's defaults."""
-    from .cli import parse_settings
-
     where = str(cfg.source) if cfg.source else "a --config file"
     scorers = [parse_scorer_spec(s) for s in args.scorer] if args.scorer else cfg.scorers
     if not scorers:
@@ -172,8 +237,6 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
 
 def _check_outputs(study: Study) -> None:
     """Fail on a bad suffix or a missing folder before any scoring."""
-    from .io import table_format
-
     for flag, path in (("--output", study.output), ("--json", study.json)):
         if not path:
             continue
@@ -188,8 +251,6 @@ def _check_outputs(study: Study) -> None:
 
 def _check_names(study: Study, kinds: dict[str, str], data: dict[str, list]) -> None:
     """Statistics, levels and human keys that would fail (or be ignored) only after scoring."""
-    from .meta_eval import LEVELS, POINTWISE_STATISTICS, PREFERENCE_STATISTICS
-
     present = set(kinds.values())
     for stat in study.statistics or ():
         if stat not in PREFERENCE_STATISTICS + POINTWISE_STATISTICS:
@@ -241,8 +302,6 @@ def _cluster(value: Any) -> str:
 
 def format_results(frame) -> str:
     """The result rows as a compact table: value with its interval, n and cluster."""
-    from .cli import format_table
-
     with_human = frame["human"].notna().any()
     header = ["scorer", "dataset", "subset"] + (["human"] if with_human else []) + [
         "level", "statistic", "value [ci_low, ci_high]", "n", "cluster"]  # fmt: skip
@@ -260,10 +319,7 @@ def _versions(scorers: Sequence[Any]) -> dict[str, str]:
     names += [b for s in scorers for b in getattr(s, "backends", ()) if b not in names]
     out = {"python": platform.python_version()}
     for name in dict.fromkeys(names):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = package_version(name) or "not installed"
     return out
 
 
@@ -284,8 +340,6 @@ def _plain(value: Any) -> Any:
 
 def json_report(frame, study: Study, scorers: Sequence[Any], sizes: dict[str, int]) -> dict:
     """Settings, versions, scorer signatures, datasets and every result row."""
-    from .core.cache import default_cache_dir
-
     settings = {
         "statistics": study.statistics, "levels": study.levels, "human": study.human,
         **study.options,
@@ -295,13 +349,22 @@ def json_report(frame, study: Study, scorers: Sequence[Any], sizes: dict[str, in
         "settings": _plain(settings),
         "versions": _versions(scorers),
         "scorers": [
-            {"label": s.name, "name": e.name, "settings": _plain(dict(s.settings())),
-             "signature": s.signature}
+            {
+                "label": s.name,
+                "name": e.name,
+                "settings": _plain(dict(s.settings())),
+                "signature": s.signature,
+            }
             for e, s in zip(study.scorers, scorers)
         ],  # fmt: skip
         "datasets": [
-            {"name": d.display_name, "format": d.format, "paths": list(d.paths),
-             "options": _plain(dict(d.options)), "records": sizes[d.display_name]}
+            {
+                "name": d.display_name,
+                "format": d.format,
+                "paths": list(d.paths),
+                "options": _plain(dict(d.options)),
+                "records": sizes[d.display_name],
+            }
             for d in study.datasets
         ],  # fmt: skip
         "results": [
@@ -311,29 +374,18 @@ def json_report(frame, study: Study, scorers: Sequence[Any], sizes: dict[str, in
 
 
 def _write_json(report: dict, path: str) -> None:
-    from .io import _atomic_write
-
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(report, fh, ensure_ascii=False, indent=1, allow_nan=False)
             fh.write("\n")
 
-    _atomic_write(Path(path), write)
+    atomic_write(Path(path), write)
 
 
 # --------------------------------------------------------------------------- command
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int,
-                  file: Any = None, line: Any = None) -> None:
-    print(f"metricrm: warning: {message}", file=sys.stderr)
-
-
 def cmd_meta_eval(args: argparse.Namespace) -> int:
-    from .core.cache import CacheStats, ScoreCache
-    from .io import write_table
-    from .meta_eval import meta_evaluate
-
     cfg = load_study_config(args.config) if args.config else StudyConfig()
     study = merge_study(args, cfg)
     _check_outputs(study)
@@ -346,16 +398,18 @@ def cmd_meta_eval(args: argparse.Namespace) -> int:
             "(--dataset NAME=FORMAT:PATH or `name:` in the config)"
         )
     with warnings.catch_warnings():  # e.g. pairs a loader skipped
-        warnings.showwarning = _show_warning
+        warnings.showwarning = show_warning
         data = {d.display_name: load_dataset(d) for d in study.datasets}
-    kinds = {n: "preference" if isinstance(r[0], PreferencePair) else "pointwise"
-             for n, r in data.items()}
+    kinds = {
+        n: "preference" if isinstance(r[0], PreferencePair) else "pointwise"
+        for n, r in data.items()
+    }
     _check_names(study, kinds, data)
     cache = False if study.cache is False else ScoreCache(study.cache or None)
     stats = CacheStats()
     try:
         with warnings.catch_warnings():  # e.g. excluded empty responses: one plain line each
-            warnings.showwarning = _show_warning
+            warnings.showwarning = show_warning
             frame = meta_evaluate(
                 scorers, data, statistics=study.statistics, levels=study.levels,
                 human=study.human, cache=cache, progress=not args.no_progress,

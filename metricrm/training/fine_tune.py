@@ -15,27 +15,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..adapters.hf_common import load_model
+from ..adapters.model_location import model_identity
+from ..adapters.model_settings import dtype_name
+from ..adapters.reward_model import RewardModel
 from ..core.errors import ScorerConfigError
-from ..core.records import PreferencePair, response_text
-from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH, pad_right
-from ..training import (
-    EarlyStopping,
-    TrainingHistory,
-    bt_loss,
-    check_pairs,
-    pair_accuracy,
-    pair_targets,
-    pairs_digest,
-    split_by_prompt,
-)
-from .hf_common import check_choice, dtype_name, load_model, model_label
-from .reward_model import RewardModel
+from ..core.records import PreferencePair, TrainingHistory, response_text
+from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH
+from ..core.validation import check_choice, check_integer, check_number
+from .bt_head import split_validation
+from .objectives import EarlyStopping, bt_loss, pair_accuracy
+from .pairs import check_pairs, pair_targets, pairs_digest
 
 WHO = "fine_tune_reward_model"
 INFO_FILE = "metricrm_training.json"
@@ -62,20 +59,6 @@ def _pairs(value: Any, what: str) -> list[PreferencePair]:
     return check_pairs(WHO, value, what, allow_empty=False)
 
 
-def _positive(name: str, value: Any, *, integer: bool = True, zero: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kind)
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        raise ScorerConfigError(
-            f"{WHO}: `{name}` must be a {'non-negative' if zero else 'positive'} "
-            f"{'integer' if integer else 'number'} (got {value!r})"
-        )
-
-
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else response_text(value)
 
@@ -100,20 +83,6 @@ class _PairData:
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-
-def _batch_inputs(rm: RewardModel, items: list[dict]) -> dict[str, Any]:
-    import torch
-
-    ids, mask = pad_right([it["input_ids"] for it in items], rm.pad_id)
-    inputs = {
-        "input_ids": torch.tensor(ids, device=rm.device),
-        "attention_mask": torch.tensor(mask, device=rm.device),
-    }
-    if "token_type_ids" in items[0]:
-        types, _ = pad_right([it["token_type_ids"] for it in items], 0)
-        inputs["token_type_ids"] = torch.tensor(types, device=rm.device)
-    return inputs
 
 
 def _evaluate(rm: RewardModel, data: _PairData) -> tuple[float, float]:
@@ -163,12 +132,12 @@ def fine_tune_reward_model(
     import torch
 
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        _positive(name, value)
-    _positive("patience", patience, zero=True)
-    _positive("seed", seed, zero=True)
-    _positive("lr", lr, integer=False)
-    _positive("weight_decay", weight_decay, integer=False, zero=True)
-    _positive("max_grad_norm", max_grad_norm, integer=False)
+        check_integer(WHO, name, value, minimum=1)
+    check_integer(WHO, "patience", patience, minimum=0)
+    check_integer(WHO, "seed", seed, minimum=0)
+    check_number(WHO, "lr", lr, above=0)
+    check_number(WHO, "weight_decay", weight_decay, minimum=0)
+    check_number(WHO, "max_grad_norm", max_grad_norm, above=0)
     check_choice(WHO, "monitor", monitor, ("loss", "accuracy"))
     pairs = _pairs(pairs, "pairs")
     out = Path(output_dir).expanduser()
@@ -177,18 +146,7 @@ def fine_tune_reward_model(
             f"{WHO}: output_dir {str(out)!r} exists and is not empty; pass overwrite=True or "
             "choose another folder"
         )
-    if (
-        validation is None
-        or isinstance(validation, (int, float))
-        and not isinstance(validation, bool)
-    ):
-        if validation:
-            split = split_by_prompt(pairs, validation=float(validation), seed=seed)
-            train_pairs, val_pairs = split.take(pairs, "train"), split.take(pairs, "validation")
-        else:
-            train_pairs, val_pairs = pairs, None
-    else:
-        train_pairs, val_pairs = pairs, _pairs(validation, "validation")
+    train_pairs, val_pairs, _ = split_validation(WHO, pairs, validation, seed)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -223,7 +181,7 @@ def fine_tune_reward_model(
             "truncated_texts": train.truncated + (0 if val is None else val.truncated),
         }
         info = {
-            "base_model": model_label(model, location),
+            "base_model": model_identity(location, model=model),
             "max_length": rm.max_length,
             "template": template,
             "resolved_template": rm.settings()["template"],
@@ -253,7 +211,7 @@ def fine_tune_reward_model(
             for start in range(0, len(train), batch_size):
                 idx = order[start : start + batch_size].tolist()
                 items = [train.items_c[i] for i in idx] + [train.items_r[i] for i in idx]
-                logits = model(**_batch_inputs(rm, items)).logits[:, rm.output].float()
+                logits = model(**rm.batch_inputs(items)).logits[:, rm.output].float()
                 loss = bt_loss(logits[: len(idx)], logits[len(idx) :], targets[idx])
                 optimizer.zero_grad()
                 loss.backward()

@@ -21,41 +21,20 @@ two differently configured copies of one scorer sit side by side.
 from __future__ import annotations
 
 import inspect
-import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from .core.errors import DataFormatError, ScorerConfigError
-from .core.optional import require
+from ..core.errors import DataFormatError, ScorerConfigError
+from ..core.optional import require
+from ..core.registry import get_scorer, list_scorers
+from ..core.validation import check_choice, check_flag, check_integer, check_number
+from ..data import DATASET_FORMATS, SAMPLE_KINDS, format_loader
 
 # ------------------------------------------------------------------------------ datasets
 
 
-@dataclass(frozen=True)
-class DatasetFormat:
-    """A dataset format the CLI and config files name: its loader in ``metricrm.data``, the
-    record kind it gives and how many paths it takes."""
-
-    loader: str
-    kind: str
-    max_paths: int = 1
-    takes_path: bool = True
-
-
-DATASET_FORMATS: dict[str, DatasetFormat] = {
-    "rm-bench": DatasetFormat("load_rm_bench", "preference"),
-    "llmbar": DatasetFormat("load_llmbar", "preference"),
-    "hh-rlhf": DatasetFormat("load_hh_rlhf", "preference"),
-    "evalbiasbench": DatasetFormat("load_evalbiasbench", "preference"),
-    "wmt-darr": DatasetFormat("load_wmt_darr", "preference"),
-    "wmt-mqm": DatasetFormat("load_wmt_mqm", "pointwise", max_paths=2),
-    "summeval": DatasetFormat("load_summeval", "pointwise"),
-    "preference": DatasetFormat("load_preference_pairs", "preference"),
-    "pointwise": DatasetFormat("load_pointwise_items", "pointwise"),
-    "sample": DatasetFormat("load_sample", "sample", takes_path=False),
-}
-SAMPLE_KINDS = ("preference", "reference")
 _DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -138,19 +117,13 @@ def check_dataset_entry(entry: DatasetEntry, where: str) -> None:
         )
 
 
-def _loader(fmt: str) -> Callable[..., list]:
-    from . import data
-
-    return getattr(data, DATASET_FORMATS[fmt].loader)
-
-
 def _loader_options(fmt: str) -> tuple[list[str], bool]:
     """Keyword options the format's loader takes (its path parameters excluded) and whether it
     accepts any further keyword (the generic loaders pass them on)."""
     info = DATASET_FORMATS[fmt]
     if not info.takes_path:
         return [], False
-    params = list(inspect.signature(_loader(fmt)).parameters.values())[info.max_paths :]
+    params = list(inspect.signature(format_loader(fmt)).parameters.values())[info.max_paths :]
     named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return named, any(p.kind is p.VAR_KEYWORD for p in params)
 
@@ -159,7 +132,7 @@ def load_dataset(entry: DatasetEntry) -> list:
     """The records of one dataset, through its format's loader; errors name the dataset."""
     where = f"dataset {entry.display_name!r} ({entry.format})"
     check_dataset_entry(entry, where)
-    loader = _loader(entry.format)
+    loader = format_loader(entry.format)
     if entry.format == "sample":
         return loader(entry.paths[0])
     for path in entry.paths:
@@ -203,8 +176,6 @@ def parse_scorer_spec(spec: str) -> ScorerEntry:
 
 def build_scorers(entries: Sequence[ScorerEntry]) -> list:
     """Fresh scorers, configured and labelled; display names must be unique."""
-    from .core.registry import get_scorer, list_scorers
-
     names = [e.display_name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -269,24 +240,6 @@ def _type_name(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _integer(where: str, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataFormatError(f"{where}: `{key}` must be an integer (got {_type_name(value)})")
-    return value
-
-
-def _number(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise DataFormatError(f"{where}: `{key}` must be a number (got {_type_name(value)})")
-    return float(value)
-
-
-def _boolean(where: str, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise DataFormatError(f"{where}: `{key}` must be true or false (got {_type_name(value)})")
-    return value
-
-
 def _text(where: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DataFormatError(f"{where}: `{key}` must be non-empty text (got {_type_name(value)})")
@@ -303,14 +256,7 @@ def _text_list(where: str, key: str, value: Any) -> list[str]:
 
 
 def _choice(*valid: str) -> Callable[[str, str, Any], str]:
-    def check(where: str, key: str, value: Any) -> str:
-        if value not in valid:
-            raise DataFormatError(
-                f"{where}: `{key}` must be one of {', '.join(valid)} (got {value!r})"
-            )
-        return value
-
-    return check
+    return lambda where, key, value: check_choice(where, key, value, valid)
 
 
 def _mapping(where: str, key: str, value: Any) -> dict[str, Any]:
@@ -358,7 +304,7 @@ def _scorer_entries(where: str, value: Any) -> list[ScorerEntry]:
                 None if label is None else _text(at, "label", label),
             ))  # fmt: skip
         elif isinstance(item, Mapping) and len(item) == 1:  # - chrf: {word_order: 2}
-            (name, settings), = item.items()
+            ((name, settings),) = item.items()
             entries.append(ScorerEntry(_text(at, "name", name), _mapping(at, name, settings)))
         else:
             raise DataFormatError(
@@ -406,16 +352,16 @@ _SCALARS: dict[str, Callable[[str, str, Any], Any]] = {
     "statistics": _text_list,
     "levels": _text_list,
     "human": _text_list,
-    "n_resamples": _integer,
-    "confidence": _number,
-    "seed": _integer,
+    "n_resamples": check_integer,
+    "confidence": check_number,
+    "seed": check_integer,
     "score_ties": _choice("half", "loss", "drop"),
     "human_tie_policy": _choice("exclude", "threshold"),
-    "tie_threshold": _number,
-    "alpha": _number,
-    "significance": _boolean,
-    "exclude_empty": _boolean,
-    "chunk_size": _integer,
+    "tie_threshold": check_number,
+    "alpha": check_number,
+    "significance": check_flag,
+    "exclude_empty": check_flag,
+    "chunk_size": check_integer,
     "output": _text,
     "json": _text,
 }
