@@ -219,3 +219,52 @@ def test_many_connections_racing_to_create_one_cache(tmp_path):
     con = sqlite3.connect(tmp_path / "0" / "scores.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
+
+
+def test_the_key_holds_only_the_inputs_a_scorer_uses(tmp_path):
+    """chrF ignores sources: scoring the same items with another source hits the cache (it used
+    to recompute them); a prompt-using scorer keeps one entry per prompt."""
+    cache = ScoreCache(tmp_path)
+    chrf = mr.get_scorer("chrf")
+    stats = CacheStats()
+    kwargs = dict(references=[["a cat"], ["a dog"]], cache=cache, progress=False, stats=stats)
+    score_with_cache(chrf, ["a cat", "the dog"], sources=["x", "y"], **kwargs)
+    score_with_cache(chrf, ["a cat", "the dog"], sources=["other", "sources"], **kwargs)
+    assert (stats.hits, stats.computed) == (2, 2)
+
+    class PromptLength(mr.BaseScorer):
+        name = "prompt_length"
+        uses_inputs = frozenset({"prompts"})
+
+        def _score(self, responses, *, references, prompts, sources):
+            return mr.ScoreOutput([len(p) for p in prompts])
+
+    judge, stats = PromptLength(), CacheStats()
+    first = score_with_cache(judge, ["same"], prompts=["short"], cache=cache, progress=False)
+    second = score_with_cache(
+        judge, ["same"], prompts=["a longer prompt"], cache=cache, progress=False, stats=stats
+    )
+    assert first.scores[0] == 5 and second.scores[0] == len("a longer prompt")
+    assert (stats.hits, stats.computed) == (0, 1)
+
+
+def test_model_scorers_write_small_chunks_and_count_distinct_items(tmp_path):
+    """An interrupt keeps every finished chunk, so expensive scorers ask for small ones; the
+    count of newly scored items counts each distinct item once."""
+
+    class Slow(mr.BaseScorer):
+        name = "slow"
+        uses_inputs = frozenset()
+        preferred_chunk_size = 2
+        calls: list = []
+
+        def _score(self, responses, *, references, prompts, sources):
+            type(self).calls.append(len(responses))
+            return mr.ScoreOutput([len(r) for r in responses])
+
+    stats = CacheStats()
+    score_with_cache(
+        Slow(), ["a", "bb", "a", "ccc", "dd"], cache=ScoreCache(tmp_path), progress=False,
+        stats=stats,
+    )  # fmt: skip
+    assert Slow.calls == [2, 2] and stats.computed == 4 and stats.hits == 0

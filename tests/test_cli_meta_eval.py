@@ -127,29 +127,29 @@ def test_second_run_scores_nothing_new(tmp_path, capsys):
 
 
 def test_preference_options_and_labels(tmp_path, capsys):
-    """Pairwise options reach meta_evaluate; a label renames a scorer in rows, signature and
-    cache, and leaves its scores alone."""
+    """Pairwise options reach meta_evaluate; a label names a scorer's rows and leaves its
+    scores, signature and cache entries alone."""
     pairs = mr.load_sample("preference")
     args = ["-s", "length_chars", "-s", "tokens=length_tokens", "-d", "prefs=sample:preference",
             "--statistic", "accuracy", "--score-ties", "loss", "--seed", "3", *FAST,
             "--cache-dir", tmp_path / "cache", "-o", tmp_path / "p.jsonl"]  # fmt: skip
     out = _run(capsys, *args)
     tokens = mr.get_scorer("length_tokens")
-    tokens.name = "tokens"
     expected = mr.meta_evaluate(
-        ["length_chars", tokens], {"prefs": pairs}, statistics=["accuracy"], score_ties="loss",
+        ["length_chars", ("tokens", tokens)], {"prefs": pairs}, statistics=["accuracy"], score_ties="loss",
         seed=3, n_resamples=200, cache=False, progress=False,
     )  # fmt: skip
     _same_results(read_table(tmp_path / "p.jsonl"), expected)
     assert set(expected["subset"]) == {"all", *(p.subset for p in pairs)}
     assert expected["n_excluded"].iloc[0] == sum(p.label == "tie" for p in pairs) > 0
-    assert "tokens|metricrm:" in out and "length_tokens|" not in out
+    assert "tokens = length_tokens|metricrm:" in out
+    assert (expected[expected.scorer == "tokens"]["signature"] == tokens.signature).all()
     # the label changes neither the scores nor the point estimates
     plain = mr.meta_evaluate(["length_tokens"], {"prefs": pairs}, statistics=["accuracy"],
                              score_ties="loss", n_resamples=10, cache=False,
                              progress=False)  # fmt: skip
     assert expected[expected.scorer == "tokens"]["value"].tolist() == plain["value"].tolist()
-    # labelled scores are cached under the label's signature
+    # labelled scores are cached under the scorer's own signature
     assert _cache_line(out) == (144, 0)
     assert _cache_line(_run(capsys, *args)) == (0, 144)
 
@@ -236,10 +236,26 @@ def test_two_labelled_copies_of_one_scorer(tmp_path, capsys):
         assert rows[rows.scorer == label]["value"].tolist() == alone["value"].tolist()
     assert rows["value"].iloc[0] != rows["value"].iloc[1]
     labelled = rows["signature"].iloc[1]
-    assert labelled.startswith("chrf-w2|") and "word_order:2" in labelled
+    assert labelled.startswith("chrf|") and "word_order:2" in labelled
     assert _cache_line(out) == (72, 0)
     again = _run(capsys, "--config", tmp_path / "study.yaml", "--no-progress")
     assert _cache_line(again) == (0, 72)
+
+
+def test_a_label_never_shares_cache_entries_between_scorers(tmp_path, capsys):
+    """Two settings-free scorers under one label used to share a signature, hence cache
+    entries: the second run printed the first scorer's value, all of it "from cache"."""
+    args = ["-d", "sample:reference", "--statistic", "pearson", "--level", "flat", *FAST,
+            "--cache-dir", tmp_path / "cache", "-o", tmp_path / "x.csv"]  # fmt: skip
+    _run(capsys, "-s", "x=length_chars", *args)
+    out = _run(capsys, "-s", "x=token_f1", *args)
+    truth = mr.meta_evaluate({"token_f1": {}}, {"sample-reference": mr.load_sample("reference")},
+                             statistics=["pearson"], levels=["flat"], n_resamples=200,
+                             cache=False, progress=False)  # fmt: skip
+    row = read_table(tmp_path / "x.csv").iloc[0]
+    assert row["scorer"] == "x" and row["value"] == truth["value"].iloc[0]
+    assert round(row["value"], 4) == 0.6766
+    assert _cache_line(out) == (36, 0)
 
 
 # ------------------------------------------------------------------ killed and resumed

@@ -201,8 +201,37 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("name", _params())
 def test_bad_input_names_scorer_and_item(name, case, scorers):
     responses, references, pattern = BAD_INPUTS[case]
+    scorer = scorers(name)
+    if case == "empty response" and scorer.accepts_empty_responses:
+        prompts = ["q1", "q2"]
+        result = scorer.score(responses, references=references, prompts=prompts)
+        assert np.isfinite(result.scores).all()
+        return
     with pytest.raises(ScorerInputError, match=rf"^{re.escape(name)}: .*{pattern}"):
-        scorers(name).score(responses, references=references)
+        scorer.score(responses, references=references)
+
+
+@pytest.mark.parametrize("name", _params())
+def test_inputs_a_scorer_does_not_use_do_not_change_its_scores(name, scorers):
+    """The score cache keys each item on the scorer's ``uses_inputs`` only: an input left out
+    of it must not change a score, or the cache would serve one item's score for another."""
+    scorer = scorers(name)
+    uses = scorer.uses_inputs
+    base = dict(references=REFERENCES, prompts=PROMPTS, sources=PROMPTS)
+    other = {
+        "references": [[r[0] + " extra words"] for r in REFERENCES],
+        "prompts": [p + " And another question?" for p in PROMPTS],
+        "sources": [p + " source text" for p in PROMPTS],
+    }
+    changed = []
+    for field, values in other.items():
+        if field in ("sources",) and name == "hf_evaluate":
+            continue  # the fixture module takes no sources
+        first = scorer.score(RESPONSES, **base).scores
+        second = scorer.score(RESPONSES, **{**base, field: values}).scores
+        if not np.allclose(first, second, **_tol(name)):
+            changed.append(field)
+    assert set(changed) <= set(uses), f"{name}: scores depend on {changed}, uses_inputs={uses}"
 
 
 # -- every setting is in the signature or declared score-neutral ---------------------------

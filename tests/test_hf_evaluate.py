@@ -314,8 +314,8 @@ def test_scorer_module_inputs_and_errors():
     with pytest.raises(ScorerConfigError, match=r"unknown argument\(s\) word_order"):
         evaluation_module_class()("chrf", word_order=2)
     # metricrm's own input checks name the scorer and the item
-    with pytest.raises(ScorerInputError, match=r"^token_f1: response 1 is empty"):
-        as_evaluate_module("token_f1").compute(predictions=["a", " "], references=["a", "b"])
+    with pytest.raises(ScorerInputError, match=r"^bertscore_f1: response 1 is empty"):
+        as_evaluate_module("bertscore_f1").compute(predictions=["a", " "], references=["a", "b"])
 
 
 def test_written_module_loads_with_evaluate_load(tmp_path, mqm):

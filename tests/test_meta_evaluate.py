@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,7 +143,7 @@ def test_second_run_computes_nothing_and_is_identical(tmp_path):
     scorers = ["chrf", "length_chars"]
     first_stats, second_stats = mr.CacheStats(), mr.CacheStats()
     with pytest.raises(ScorerInputError, match="chrf: needs references, but dataset 'sample-pref'"):
-        mr.meta_evaluate(scorers, data, cache=tmp_path, progress=False)
+        mr.meta_evaluate(scorers, data, cache=tmp_path, progress=False, strict=True)
     data = {"sample-ref": items}
     first = mr.meta_evaluate(
         scorers, data, n_resamples=100, cache=tmp_path, progress=False, cache_stats=first_stats
@@ -186,6 +188,16 @@ def test_accuracy_counts_human_ties_and_matches_direct_computation():
     assert row.n == keep.sum() and row.n_excluded == (~keep).sum() > 0
 
 
+class _StrictLength(mr.BaseScorer):
+    """A reference-free scorer that cannot score an empty response (the default)."""
+
+    name = "strict_len"
+    uses_inputs = frozenset()
+
+    def _score(self, responses, *, references, prompts, sources):
+        return mr.ScoreOutput([len(r) for r in responses])
+
+
 def test_bad_requests_are_named():
     pairs = mr.load_sample("preference")
     with pytest.raises(ScorerConfigError, match=r"unknown statistic\(s\) \['kappa'\]"):
@@ -194,16 +206,21 @@ def test_bad_requests_are_named():
         mr.meta_evaluate(["length_chars"], pairs, statistics=["pearson"], cache=False)
     with pytest.raises(ScorerConfigError, match="scorer names must be unique"):
         mr.meta_evaluate(["length_chars", "length_chars"], pairs, cache=False)
-    bad = list(pairs) + [mr.PreferencePair(prompt="q", chosen=" ", rejected="no")]
+    subset = pairs[0].subset
+    bad = list(pairs) + [mr.PreferencePair(prompt="q", chosen=" ", rejected="no", subset=subset)]
     with pytest.raises(
-        ScorerInputError, match=r"1 record\(s\) with an empty response \(first: record 36\)"
+        ScorerInputError,
+        match=r"1 record\(s\) with an empty response \(first: record 36\), which strict_len",
     ):
-        mr.meta_evaluate(["length_chars"], bad, cache=False, progress=False)
+        mr.meta_evaluate([_StrictLength()], bad, strict=True, cache=False, progress=False)
     with pytest.warns(UserWarning, match="excluded 1 record"):
         df = mr.meta_evaluate(
             ["length_chars"], bad, exclude_empty=True, cache=False, progress=False
         )
     assert _row(df, subset="all", statistic="accuracy").n_excluded == 3  # 2 human ties + 1 empty
+    # the subset of the dropped pair counts it too (it used to count only in "all")
+    ties = sum(p.label == "tie" for p in pairs if p.subset == subset)
+    assert _row(df, subset=subset, statistic="accuracy").n_excluded == ties + 1
 
 
 def test_dropped_empty_items_are_counted_for_pointwise_data():
@@ -223,3 +240,81 @@ def test_dropped_empty_items_are_counted_for_pointwise_data():
         )
     row = _row(df, statistic="pearson", level="flat")
     assert (row.n, row.n_excluded) == (len(items) - 1, 1)
+
+
+def test_scorers_that_accept_empty_responses_score_them():
+    """length_chars scores an empty reply as 0: nothing is left out unless a scorer that
+    cannot score empty responses is in the run; then every scorer loses the same records."""
+    pairs = [p for p in mr.load_sample("preference") if p.label != "tie"][:10]
+    pairs += [mr.PreferencePair(prompt="q", chosen="a real answer", rejected="", subset="s")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no exclusion warning
+        kept = mr.meta_evaluate(["length_chars"], pairs, cache=False, progress=False)
+    row = _row(kept, subset="all", statistic="accuracy")
+    assert (row.n, row.n_excluded) == (11, 0)
+    expected = mr.meta.pairwise_accuracy(
+        [len(p.chosen) for p in pairs], [len(p.rejected) for p in pairs]
+    ).value
+    assert row.value == expected
+    with pytest.warns(UserWarning, match=r"excluded 1 record.*lm_logprob cannot score them"):
+        tiny = mr.get_scorer("lm_logprob", model=_tiny_lm())
+        both = mr.meta_evaluate(["length_chars", tiny], pairs, n_resamples=50, cache=False,
+                                progress=False)  # fmt: skip
+    assert set(both[both.subset == "all"].n) == {10}
+
+
+def _tiny_lm() -> str:
+    from .model_fixtures import tiny_causal_lm_path
+
+    return tiny_causal_lm_path()
+
+
+def test_a_scorer_without_references_is_skipped_with_a_note():
+    items, pairs = mr.load_sample("reference"), mr.load_sample("preference")
+    data = {"ref": items, "pref": pairs}
+    with pytest.warns(UserWarning, match=r"skipped chrf on dataset 'pref': it needs references"):
+        df = mr.meta_evaluate(["chrf", "length_chars"], data, n_resamples=50, cache=False,
+                              progress=False)  # fmt: skip
+    skip = df[(df.scorer == "chrf") & (df.dataset == "pref")]
+    assert len(skip) == 1 and np.isnan(skip.value.iloc[0])
+    assert skip.note.iloc[0] == "skipped: needs references; the dataset has none"
+    assert (df[df.dataset == "ref"].scorer.unique() == ["chrf", "length_chars"]).all()
+    assert (df[df.dataset == "pref"].scorer == "length_chars").sum() > 0
+    assert df.note[df.scorer == "length_chars"].isna().all()
+
+
+def test_flat_bootstrap_resamples_whole_segments_when_several_systems_share_them(shared_data):
+    """WMT resamples segments (all systems' outputs of one segment together); treating the
+    (system, segment) rows as independent gives intervals far too narrow."""
+    base = shared_data / "scored" / "wmt-mqm-ted-ende"
+    items = mr.data.load_wmt_mqm(base / "mqm_ted_ende.tsv", base / "mqm_ted_ende.avg_seg_scores.tsv")
+    df = mr.meta_evaluate(["chrf"], items, levels=["flat"], statistics=["pearson"],
+                          n_resamples=300, cache=False, progress=False)  # fmt: skip
+    row = _row(df, level="flat", statistic="pearson")
+    scored = [it for it in items if it.human.get("mqm") is not None]
+    h = np.array([it.human["mqm"] for it in scored])
+    m = mr.get_scorer("chrf").score([it.response for it in scored],
+                                     references=[list(it.references) for it in scored]).scores
+    seg = np.array([str(it.group) for it in scored])
+    cfg_rng = mr.study.MetaEvalConfig(n_resamples=300).rng("chrf", "dataset", "mqm", "flat",
+                                                             "pearson")  # fmt: skip
+    grouped = mr.meta.bootstrap(mr.meta.PEARSON, m, h, rng=cfg_rng, n_resamples=300, groups=seg)
+    assert (row.ci_low, row.ci_high) == (grouped.low, grouped.high)
+    items_only = mr.meta.bootstrap(mr.meta.PEARSON, m, h, rng=np.random.default_rng(0),
+                                   n_resamples=300)  # fmt: skip
+    ratio = (grouped.high - grouped.low) / (items_only.high - items_only.low)
+    assert ratio > 1.4, ratio  # the issue measured 1.7-2.1x on real MQM data
+
+
+def test_acc23_that_ties_every_pair_is_flagged():
+    items = list(mr.load_sample("reference"))[:6]
+    import dataclasses
+
+    # humans tie everything: the best epsilon is the one that makes the metric tie every pair
+    items = [dataclasses.replace(it, human={"da": 50.0}) for it in items]
+    with pytest.warns(UserWarning, match="ties every pair"):
+        df = mr.meta_evaluate(["chrf"], items, levels=["flat"], statistics=["acc23"],
+                              n_resamples=20, cache=False, progress=False)  # fmt: skip
+    row = _row(df, statistic="acc23")
+    assert row.value == 1.0 and "share of pairs humans tied" in row.note
+    assert df.note[df.statistic != "acc23"].isna().all()

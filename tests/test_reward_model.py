@@ -217,10 +217,13 @@ def test_response_longer_than_the_model_limit():
         mr.get_scorer("reward_model", model=path, max_length=100)
 
 
-def test_empty_response_is_refused():
+def test_empty_response_is_scored_like_any_reply():
+    """Real preference data has empty replies; a reward model scores the empty turn."""
     scorer = mr.get_scorer("reward_model", model=tiny_reward_model_path())
-    with pytest.raises(ScorerInputError, match=r"^reward_model: response 1 is empty"):
-        scorer.score(["fine", "   "], prompts=["q", "q"])
+    both = scorer.score(["fine", "   ", ""], prompts=["q", "q", "q"]).scores
+    alone = [scorer.score([r], prompts=["q"]).scores[0] for r in ("fine", "   ", "")]
+    np.testing.assert_allclose(both, alone, atol=1e-6)
+    assert both[2] != both[0]
 
 
 def test_model_without_pad_token_uses_eos():

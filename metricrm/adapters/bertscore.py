@@ -108,6 +108,7 @@ class BERTScore(BaseScorer):
     name = "bertscore_f1"
     higher_is_better = True
     requires_references = True
+    uses_inputs = frozenset({"references"})
     requires_model = True
     backends = ("bert-score", "transformers", "torch")
     score_neutral = frozenset({"batch_size", "device"})

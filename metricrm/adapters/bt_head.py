@@ -155,6 +155,8 @@ class BradleyTerryHead(BaseScorer):
     name = NAME
     requires_model = True
     backends = ("torch", "transformers")
+    uses_inputs = frozenset({"prompts"})
+    accepts_empty_responses = True
     #: ``encoder`` may only name the model the head was trained on (checked on load)
     score_neutral = frozenset({"encoder", "device", "cache_dir", "max_tokens_per_batch"})
 

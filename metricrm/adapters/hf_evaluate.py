@@ -89,6 +89,7 @@ class EvaluateScorer(BaseScorer):
 
     name = "hf_evaluate"
     requires_references = True
+    uses_inputs = frozenset({"references", "sources"})
     backends: ClassVar[tuple[str, ...]] = ("evaluate",)
 
     def __init__(

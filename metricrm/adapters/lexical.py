@@ -38,6 +38,8 @@ class ExactMatch(BaseScorer):
 
     name = "exact_match"
     requires_references = True
+    uses_inputs = frozenset({"references"})
+    accepts_empty_responses = True
 
     def __init__(self, normalize: bool = True) -> None:
         self.normalize = normalize
@@ -58,6 +60,8 @@ class TokenF1(BaseScorer):
 
     name = "token_f1"
     requires_references = True
+    uses_inputs = frozenset({"references"})
+    accepts_empty_responses = True
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
         scores = [max(token_f1(h, r) for r in refs) for h, refs in zip(responses, references)]
@@ -68,6 +72,8 @@ class LengthChars(BaseScorer):
     """Response length in characters (a length-bias baseline: longer scores higher)."""
 
     name = "length_chars"
+    uses_inputs = frozenset()
+    accepts_empty_responses = True  # an empty reply has length 0
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
         return ScoreOutput(np.fromiter((len(r) for r in responses), dtype=np.float64))
@@ -81,6 +87,8 @@ class LengthTokens(BaseScorer):
     Hugging Face tokenizer id or local path."""
 
     name = "length_tokens"
+    uses_inputs = frozenset()
+    accepts_empty_responses = True
 
     def __init__(self, tokenizer: str = "whitespace") -> None:
         if not isinstance(tokenizer, str) or not tokenizer:

@@ -78,6 +78,9 @@ class RewardModel(BaseScorer):
     name = "reward_model"
     requires_model = True
     keep_prompt_messages = True
+    uses_inputs = frozenset({"prompts"})
+    accepts_empty_responses = True  # an empty reply is a reply the model can score
+    preferred_chunk_size = 64
     backends = ("torch", "transformers")
     score_neutral = SCORE_NEUTRAL
 

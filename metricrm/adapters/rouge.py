@@ -30,6 +30,8 @@ class Rouge(BaseScorer):
 
     name = "rouge"
     requires_references = True
+    uses_inputs = frozenset({"references"})
+    accepts_empty_responses = True  # no token in common: 0
     backends = ("rouge-score",)
 
     def __init__(

@@ -56,6 +56,8 @@ class _SacreScorer(BaseScorer):
     """Shared machinery: statistics per item, scores from statistics, corpus from summed stats."""
 
     requires_references = True
+    uses_inputs = frozenset({"references"})
+    accepts_empty_responses = True  # an empty hypothesis scores 0 (TER: its edit rate)
     backends: ClassVar[tuple[str, ...]] = ("sacrebleu",)
 
     #: names of the per-item statistics in ``details``, in sacrebleu's order

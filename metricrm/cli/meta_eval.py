@@ -46,7 +46,7 @@ from .common import format_table, parse_settings, show_warning
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
     "n_resamples", "confidence", "seed", "score_ties", "human_tie_policy", "tie_threshold",
-    "alpha", "significance", "exclude_empty", "chunk_size",
+    "alpha", "significance", "exclude_empty", "strict", "chunk_size",
 )  # fmt: skip
 
 
@@ -140,7 +140,15 @@ def add_parser(sub: Any) -> None:
         "--exclude-empty",
         action="store_const",
         const=True,
-        help="leave out records with an empty response (counted in n_excluded)",
+        help="always leave out records with an empty response (default: only when a scorer "
+        "cannot score them; counted in n_excluded)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_const",
+        const=True,
+        help="fail instead of skipping a scorer that needs references on a dataset without "
+        "them, or leaving out empty responses a scorer cannot score",
     )
     cache = p.add_mutually_exclusive_group()
     cache.add_argument(
@@ -213,7 +221,7 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
         options[key] = value if value is not None else (
             getattr(cfg, key) if getattr(cfg, key) is not None else defaults[key]
         )  # fmt: skip
-    if options["chunk_size"] < 1:
+    if options["chunk_size"] is not None and options["chunk_size"] < 1:
         raise ScorerConfigError(
             f"meta-eval: chunk_size must be at least 1 (got {options['chunk_size']})"
         )
@@ -338,7 +346,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def json_report(frame, study: Study, scorers: Sequence[Any], sizes: dict[str, int]) -> dict:
+def json_report(
+    frame, study: Study, scorers: Sequence[tuple[str, Any]], sizes: dict[str, int]
+) -> dict:
     """Settings, versions, scorer signatures, datasets and every result row."""
     settings = {
         "statistics": study.statistics, "levels": study.levels, "human": study.human,
@@ -347,15 +357,15 @@ def json_report(frame, study: Study, scorers: Sequence[Any], sizes: dict[str, in
     }  # fmt: skip
     return {
         "settings": _plain(settings),
-        "versions": _versions(scorers),
+        "versions": _versions([s for _, s in scorers]),
         "scorers": [
             {
-                "label": s.name,
+                "label": label,
                 "name": e.name,
                 "settings": _plain(dict(s.settings())),
                 "signature": s.signature,
             }
-            for e, s in zip(study.scorers, scorers)
+            for e, (label, s) in zip(study.scorers, scorers)
         ],  # fmt: skip
         "datasets": [
             {
@@ -416,16 +426,17 @@ def cmd_meta_eval(args: argparse.Namespace) -> int:
                 cache_stats=stats, **study.options,
             )  # fmt: skip
     except KeyboardInterrupt:
-        kept = "no cache was used" if cache is False else (
-            f"every finished chunk is kept in the score cache at {cache.path}; rerun the same "
-            "command to score only the rest")  # fmt: skip
+        kept = "no cache was used, nothing is kept" if cache is False else (
+            f"{stats.computed} newly scored items are kept in the score cache at {cache.path}; "
+            "rerun the same command to score only the rest")  # fmt: skip
         print(f"metricrm: interrupted; {kept}", file=sys.stderr)
         return 130
 
     print(format_results(frame))
     print("\nSignatures:")
-    for scorer in scorers:
-        print(f"  {scorer.signature}")
+    for label, scorer in scorers:
+        shown = "" if label == scorer.name else f"{label} = "
+        print(f"  {shown}{scorer.signature}")
     note = " (cache off)" if cache is False else ""
     print(f"\nscored {stats.computed} new items, {stats.hits} from cache{note}")
     written = []

@@ -34,6 +34,26 @@ def concat_results(scorer: Scorer, parts: Sequence[ScoreResult]) -> ScoreResult:
     )
 
 
+#: items per chunk when neither the caller nor the scorer chooses
+DEFAULT_CHUNK_SIZE = 256
+ALL_INPUTS = frozenset({"references", "prompts", "sources"})
+
+
+def chunk_size_for(scorer: Scorer, chunk_size: int | None) -> int:
+    """``chunk_size`` as given, else the scorer's ``preferred_chunk_size``, else 256."""
+    if chunk_size is None:
+        chunk_size = getattr(scorer, "preferred_chunk_size", None) or DEFAULT_CHUNK_SIZE
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ScorerConfigError(f"`chunk_size` must be an integer >= 1 (got {chunk_size!r})")
+    return chunk_size
+
+
+def used_inputs(scorer: Scorer) -> frozenset[str]:
+    """The inputs besides the response that can change this scorer's scores (all of them for
+    a scorer that does not say)."""
+    return frozenset(getattr(scorer, "uses_inputs", ALL_INPUTS))
+
+
 def _check_lengths(name: str, responses: Any, *others: Any) -> list:
     """Check that every given argument has one entry per response, on the whole input."""
     responses = check_sequence(name, "responses", responses)
@@ -59,7 +79,7 @@ def score_in_chunks(
     references: Sequence[Any] | None = None,
     prompts: Sequence[Text] | None = None,
     sources: Sequence[str] | None = None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     progress: bool = True,
     desc: str | None = None,
 ) -> ScoreResult:
@@ -67,14 +87,12 @@ def score_in_chunks(
 
     Lengths are checked on the whole input first so errors name global item indices. If a
     chunk fails, ``PartialScoringError`` carries the result for every item before it.
+    ``chunk_size`` defaults to the scorer's ``preferred_chunk_size`` (else 256).
     """
     name = getattr(scorer, "name", type(scorer).__name__)
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
-    if chunk_size < 1:
-        raise ScorerConfigError(
-            f"score_in_chunks: `chunk_size` must be an integer >= 1 (got {chunk_size!r})"
-        )
+    chunk_size = chunk_size_for(scorer, chunk_size)
 
     from tqdm.auto import tqdm
 
@@ -115,15 +133,18 @@ def score_with_cache(
     prompts: Sequence[Text] | None = None,
     sources: Sequence[str] | None = None,
     cache: ScoreCache | None = None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     progress: bool = True,
     desc: str | None = None,
     stats: CacheStats | None = None,
 ) -> ScoreResult:
     """Like ``score_in_chunks``, but items already in ``cache`` are not scored again.
 
-    New scores are written to the cache chunk by chunk, so an interrupted run keeps every
-    chunk it finished. ``stats`` (if given) counts cache hits and newly computed items.
+    Each item is keyed on the scorer's signature and on the inputs the scorer uses (its
+    ``uses_inputs``): a source given to chrF does not split its entries, while a judge keeps
+    one entry per prompt. New scores are written to the cache chunk by chunk, so an
+    interrupted run keeps every chunk it finished. ``stats`` (if given) counts cache hits
+    and, chunk by chunk, newly computed distinct items.
     """
     from .cache import ScoreCache, item_key
 
@@ -131,13 +152,18 @@ def score_with_cache(
     name = getattr(scorer, "name", type(scorer).__name__)
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
+    chunk_size = chunk_size_for(scorer, chunk_size)
     signature = scorer.signature
+    uses = used_inputs(scorer)
+    keyed = {
+        "references": references if "references" in uses else None,
+        "prompts": prompts if "prompts" in uses else None,
+        "sources": sources if "sources" in uses else None,
+    }
     keys = [
         item_key(
             responses[i],
-            _at(references, [i])[0] if references is not None else None,
-            prompts[i] if prompts is not None else None,
-            sources[i] if sources is not None else None,
+            *(None if v is None else v[i] for v in keyed.values()),
         )
         for i in range(n)
     ]
@@ -148,7 +174,6 @@ def score_with_cache(
     todo = [first_of.setdefault(keys[i], i) for i in missing if keys[i] not in first_of]
     if stats is not None:
         stats.hits += n - len(missing)
-        stats.computed += len(todo)
 
     if todo:
         from tqdm.auto import tqdm
@@ -179,6 +204,8 @@ def score_with_cache(
                 ]
                 cache.put_many(signature, rows)
                 found.update({key: (score, details) for key, score, details in rows})
+                if stats is not None:
+                    stats.computed += len(idx)
                 bar.update(len(idx))
 
     scores = np.array([found[k][0] for k in keys], dtype=np.float64)
@@ -260,7 +287,7 @@ def score_pairs(
     pairs: Sequence[PreferencePair],
     *,
     cache: ScoreCache | None = None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     progress: bool = True,
     desc: str | None = None,
     stats: CacheStats | None = None,

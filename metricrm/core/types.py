@@ -111,6 +111,15 @@ class BaseScorer(abc.ABC):
     #: constructor settings that cannot change a score (device, batch sizes, cache folders);
     #: every other setting must show in the signature (checked for every registered scorer)
     score_neutral: ClassVar[frozenset[str]] = frozenset()
+    #: the inputs besides the response that can change a score; the score cache keys each
+    #: item on exactly these (a source given to chrF, say, does not split its cache entries)
+    uses_inputs: ClassVar[frozenset[str]] = frozenset({"references", "prompts", "sources"})
+    #: whether an empty (or whitespace-only) response is valid input (a length is 0, a
+    #: reward model scores an empty reply); scorers that cannot score it refuse it
+    accepts_empty_responses: ClassVar[bool] = False
+    #: items per chunk for the runners (progress, cache writes, resume); None: their default.
+    #: Expensive scorers ask for small chunks so an interrupt loses little work.
+    preferred_chunk_size: ClassVar[int | None] = None
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes a score."""
@@ -150,7 +159,9 @@ class BaseScorer(abc.ABC):
         prompts: Sequence[Text] | None = None,
         sources: Sequence[str] | None = None,
     ) -> ScoreResult:
-        hyps = check_responses(self.name, responses)
+        hyps = check_responses(
+            self.name, responses, allow_empty_text=self.accepts_empty_responses
+        )
         n = len(hyps)
         check_not_empty(self.name, n)
         refs = None

@@ -14,8 +14,8 @@ specs, or both (the command line wins). A file looks like::
 
 Relative paths in a file (dataset paths, ``output``, ``json``, ``cache_dir``) are taken from the
 file's folder, so a study folder can be moved as a whole. ``cache_dir: false`` turns the score
-cache off. A ``label`` renames a scorer (its signature then starts with the label), which lets
-two differently configured copies of one scorer sit side by side.
+cache off. A ``label`` names a scorer's rows in the results, which lets two differently
+configured copies of one scorer sit side by side; it never enters the signature or the cache key.
 """
 
 from __future__ import annotations
@@ -174,8 +174,12 @@ def parse_scorer_spec(spec: str) -> ScorerEntry:
     return ScorerEntry(name.strip(), label=label.strip())
 
 
-def build_scorers(entries: Sequence[ScorerEntry]) -> list:
-    """Fresh scorers, configured and labelled; display names must be unique."""
+def build_scorers(entries: Sequence[ScorerEntry]) -> list[tuple[str, Any]]:
+    """Fresh, configured scorers as ``(label, scorer)`` pairs; labels must be unique.
+
+    A label only names a scorer's rows in the results: the scorer keeps its registered name,
+    so its signature (and so its score-cache entries) never depends on the label.
+    """
     names = [e.display_name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -183,28 +187,16 @@ def build_scorers(entries: Sequence[ScorerEntry]) -> list:
             f"scorers: {', '.join(map(repr, dupes))} named more than once; give each copy its "
             "own label (config: `label: ...`; command line: --scorer LABEL=NAME)"
         )
-    scorers = []
-    registered = None
+    registered = set(list_scorers())
+    built = []
     for entry in entries:
-        scorer = get_scorer(entry.name, **dict(entry.settings))
-        if entry.label and entry.label != entry.name:
-            registered = registered if registered is not None else set(list_scorers())
-            if entry.label in registered:
-                raise ScorerConfigError(
-                    f"scorer {entry.name!r}: label {entry.label!r} is the name of another "
-                    "registered scorer; choose a label that is not a scorer name"
-                )
-            try:
-                scorer.name = entry.label
-            except AttributeError:
-                pass
-            if scorer.name != entry.label:
-                raise ScorerConfigError(
-                    f"scorer {entry.name!r}: cannot be labelled {entry.label!r} (its name is "
-                    "read-only); register a copy under that name instead"
-                )
-        scorers.append(scorer)
-    return scorers
+        if entry.label and entry.label != entry.name and entry.label in registered:
+            raise ScorerConfigError(
+                f"scorer {entry.name!r}: label {entry.label!r} is the name of another "
+                "registered scorer; choose a label that is not a scorer name"
+            )
+        built.append((entry.display_name, get_scorer(entry.name, **dict(entry.settings))))
+    return built
 
 
 # ------------------------------------------------------------------------------- file
@@ -229,6 +221,7 @@ class StudyConfig:
     alpha: float | None = None
     significance: bool | None = None
     exclude_empty: bool | None = None
+    strict: bool | None = None
     chunk_size: int | None = None
     cache_dir: str | bool | None = None
     output: str | None = None
@@ -361,6 +354,7 @@ _SCALARS: dict[str, Callable[[str, str, Any], Any]] = {
     "alpha": check_number,
     "significance": check_flag,
     "exclude_empty": check_flag,
+    "strict": check_flag,
     "chunk_size": check_integer,
     "output": _text,
     "json": _text,

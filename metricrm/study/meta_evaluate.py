@@ -30,7 +30,7 @@ POINTWISE_STATISTICS = ("pearson", "spearman", "kendall_b", "kendall_c", "acc23"
 LEVELS = ("flat", "item", "system")
 COLUMNS = [
     "scorer", "dataset", "subset", "human", "level", "statistic", "value",
-    "ci_low", "ci_high", "n", "n_excluded", "cluster", "signature", "run_signature",
+    "ci_low", "ci_high", "n", "n_excluded", "cluster", "signature", "run_signature", "note",
 ]  # fmt: skip
 
 #: statistic name -> correlation function with the scipy contract f(human, metric)
@@ -85,26 +85,57 @@ class MetaEvalConfig:
 # ----------------------------------------------------------------------------------- scoring
 
 
-def _resolve_scorers(scorers: Any) -> list[Scorer]:
+@dataclass(frozen=True)
+class Entry:
+    """A scorer and the label its rows carry. The label is presentation only: scores are
+    cached, and rows signed, under the scorer's own signature, never under the label."""
+
+    label: str
+    scorer: Scorer
+
+    @property
+    def name(self) -> str:  # rows, intervals and clusters are keyed by the label
+        return self.label
+
+    @property
+    def higher_is_better(self) -> bool:
+        return bool(self.scorer.higher_is_better)
+
+    @property
+    def signature(self) -> str:
+        return self.scorer.signature
+
+
+def _resolve_scorers(scorers: Any) -> list[Entry]:
+    """``scorers`` as labelled entries: names, Scorer instances, ``(label, scorer)`` pairs, or a
+    mapping from label to a Scorer or to settings (then the label is the registered name)."""
     if isinstance(scorers, (str, Scorer)) or hasattr(scorers, "score"):
         scorers = [scorers]
     if isinstance(scorers, Mapping):
-        out = []
-        for name, s in scorers.items():
-            scorer = get_scorer(name, **s) if isinstance(s, Mapping) else s
-            out.append(scorer)
-        scorers = out
-    resolved = [get_scorer(s) if isinstance(s, str) else s for s in scorers]
-    if not resolved:
+        scorers = [
+            (label, get_scorer(label, **s) if isinstance(s, Mapping) else s)
+            for label, s in scorers.items()
+        ]
+    entries = []
+    for item in scorers:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            label, scorer = item
+        else:
+            scorer = get_scorer(item) if isinstance(item, str) else item
+            label = scorer.name
+        if isinstance(scorer, str):
+            scorer = get_scorer(scorer)
+        entries.append(Entry(label, scorer))
+    if not entries:
         raise ScorerConfigError("meta_evaluate: expected at least one scorer (got none)")
-    names = [s.name for s in resolved]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    labels = [e.label for e in entries]
+    dupes = sorted({n for n in labels if labels.count(n) > 1})
     if dupes:
         raise ScorerConfigError(
             f"meta_evaluate: scorer names must be unique (got {dupes} more than once); "
-            "register differently configured copies under their own names"
+            "give differently configured copies their own labels: [(label, scorer), ...]"
         )
-    return resolved
+    return entries
 
 
 def _resolve_cache(cache: Any) -> ScoreCache | None:
@@ -123,23 +154,24 @@ def _resolve_cache(cache: Any) -> ScoreCache | None:
 
 
 def _scores(
-    scorer: Scorer,
+    entry: Entry,
     dataset: str,
     kind: str,
     records: list,
     cache: ScoreCache | None,
-    chunk_size: int,
+    chunk_size: int | None,
     progress: bool,
     stats: CacheStats | None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """A scorer's scores on a dataset: ``(chosen, rejected)`` for pairs, one array for items."""
+    scorer = entry.scorer
     if getattr(scorer, "requires_references", False) and not all(r.references for r in records):
         raise ScorerInputError(
-            f"{scorer.name}: needs references, but dataset {dataset!r} has none; "
+            f"{entry.label}: needs references, but dataset {dataset!r} has none; "
             "choose reference-free scorers for it"
         )
     who = f"meta_evaluate: dataset {dataset!r}"
-    options = dict(chunk_size=chunk_size, progress=progress, desc=f"{scorer.name} on {dataset}")
+    options = dict(chunk_size=chunk_size, progress=progress, desc=f"{entry.label} on {dataset}")
     if kind == "preference":
         both = score_pairs(scorer, records, cache=cache, stats=stats, who=who, **options)
         return both.chosen, both.rejected
@@ -167,7 +199,7 @@ def _empty_mask(texts: Sequence[Any]) -> np.ndarray:
 
 
 def _row(
-    scorer: Scorer, dataset: str, subset: str, human: str | None, level: str, statistic: str,
+    scorer: Entry, dataset: str, subset: str, human: str | None, level: str, statistic: str,
     value: float, ci: tuple[float, float], n: int, n_excluded: int,
 ) -> dict:  # fmt: skip
     return {
@@ -175,6 +207,7 @@ def _row(
         "level": level, "statistic": statistic, "value": float(value),
         "ci_low": float(ci[0]), "ci_high": float(ci[1]), "n": int(n),
         "n_excluded": int(n_excluded), "cluster": np.nan, "signature": scorer.signature,
+        "note": None,
     }  # fmt: skip
 
 
@@ -194,14 +227,14 @@ def _mean_ci(outcomes: np.ndarray, cfg: MetaEvalConfig, key: tuple, groups: Any 
 
 
 def _preference_rows(
-    scorer: Scorer,
+    scorer: Entry,
     dataset: str,
     pairs: Sequence[PreferencePair],
     chosen: np.ndarray,
     rejected: np.ndarray,
     statistics: Sequence[str],
     cfg: MetaEvalConfig,
-    n_dropped: int,
+    dropped: Sequence[str],
     outcomes_out: dict,
 ) -> list[dict]:
     sign = 1.0 if scorer.higher_is_better else -1.0
@@ -245,7 +278,8 @@ def _preference_rows(
                 v = outcomes[keep]
                 groups = None if groups_all is None else groups_all[keep]
                 value, ci = _mean_ci(v, cfg, (scorer.name, dataset, subset, name), groups)
-                n_excluded = int(np.isnan(v).sum()) + (n_dropped if subset == "all" else 0)
+                left_out = len(dropped) if subset == "all" else dropped.count(subset)
+                n_excluded = int(np.isnan(v).sum()) + left_out
                 rows.append(
                     _row(scorer, dataset, subset, None, "pair", name, value, ci,
                          int((~np.isnan(v)).sum()), n_excluded)
@@ -285,7 +319,7 @@ def _flat_stat(stat: str) -> Callable[[np.ndarray, np.ndarray], float]:
 
 
 def _pointwise_rows(
-    scorer: Scorer,
+    scorer: Entry,
     dataset: str,
     items: Sequence[PointwiseItem],
     scores: np.ndarray,
@@ -297,7 +331,8 @@ def _pointwise_rows(
     arrays_out: dict,
 ) -> list[dict]:
     """Rows at flat, item and system level. Values come from :func:`metricrm.meta.correlate`;
-    intervals from :func:`metricrm.meta.bootstrap` over items (flat), groups (item) or segments
+    intervals from :func:`metricrm.meta.bootstrap` over items (flat; whole segments when
+    several systems translated each segment, as WMT resamples), groups (item) or segments
     (system, with :func:`metricrm.meta.system_level`)."""
     m_all = scores if scorer.higher_is_better else -scores
     groups = (
@@ -310,6 +345,9 @@ def _pointwise_rows(
     )  # fmt: skip
     rows: list[dict] = []
     boot = dict(n_resamples=cfg.n_resamples, confidence=cfg.confidence)
+    # Items of one segment share its source: with several systems they are not independent,
+    # so the flat bootstrap resamples whole segments.
+    segmented = groups is not None and systems is not None and len(set(systems)) > 1
     for key in keys:
         h_all = _human_array(items, key)
         scored = ~np.isnan(h_all)
@@ -329,8 +367,12 @@ def _pointwise_rows(
                         )
                     value = meta.correlate(h_all, m_all, _CORR[stat], level="flat").statistic
                     statistic = _ROW.get(stat, _flat_stat(stat))
-                    b = meta.bootstrap(statistic, m, h, rng=cfg.rng(*rkey), **boot)
+                    seg = groups[scored] if segmented else None
+                    b = meta.bootstrap(statistic, m, h, rng=cfg.rng(*rkey), groups=seg, **boot)
                     rows.append(_row(*where, value, (b.low, b.high), h.size, n_missing))
+                    if stat == "acc23":
+                        eps = meta.tie_calibrated_accuracy(h, m).epsilon
+                        _flag_all_ties(rows[-1], eps, m, None, dataset, scorer.name)
                     arrays_out[("all", key, level, stat)] = (m, h)
                 elif level == "item":
                     kwargs = {}
@@ -347,6 +389,9 @@ def _pointwise_rows(
                     n_unscored = len(set(groups)) - len(set(groups[scored]))
                     excluded = result.n_skipped_small + result.n_skipped_undefined - n_unscored
                     rows.append(_row(*where, value, ci, per_group.size, excluded))
+                    if stat == "acc23":
+                        _flag_all_ties(rows[-1], kwargs["epsilon"], m, groups[scored], dataset,
+                                       scorer.name)  # fmt: skip
                 else:  # system
                     rows.append(
                         _system_row(scorer, dataset, key, stat, m_all, h_all, systems, groups,
@@ -355,8 +400,32 @@ def _pointwise_rows(
     return rows
 
 
+def _flag_all_ties(
+    row: dict,
+    epsilon: float,
+    metric: np.ndarray,
+    groups: np.ndarray | None,
+    dataset: str,
+    label: str,
+) -> None:
+    """acc23 whose best epsilon makes the metric tie every pair says nothing about the metric
+    (its value is then the share of pairs humans tied): note it in the row, and warn."""
+    if groups is None:
+        spread = float(np.ptp(metric)) if metric.size else 0.0
+    else:
+        spread = max(float(np.ptp(metric[groups == g])) for g in np.unique(groups))
+    if epsilon < spread:
+        return
+    row["note"] = (
+        f"acc23: the best epsilon ({epsilon:g}) ties every pair of metric scores, so the value "
+        "is the share of pairs humans tied and says nothing about the metric"
+    )
+    warnings.warn(f"meta_evaluate: {label} on {dataset!r}, {row['level']} level: {row['note']}",
+                  stacklevel=4)  # fmt: skip
+
+
 def _system_row(
-    scorer: Scorer,
+    scorer: Entry,
     dataset: str,
     key: str,
     stat: str,
@@ -478,16 +547,20 @@ def meta_evaluate(
     tie_threshold: float = 0.0,
     significance: bool = True,
     alpha: float = 0.05,
-    exclude_empty: bool = False,
+    exclude_empty: bool | None = None,
+    strict: bool = False,
     cache: Any = None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     progress: bool = True,
     cache_stats: CacheStats | None = None,
-):
+) -> Any:
     """Score every scorer on every record and measure agreement with the human judgments.
 
-    ``scorers``: names, Scorer instances, or ``{name: settings}``. ``dataset``: a list of
-    ``PreferencePair`` or ``PointwiseItem`` records, or ``{name: records}`` for several.
+    ``scorers``: names, Scorer instances, ``(label, scorer)`` pairs, or ``{name: settings}``;
+    a label names a scorer's rows only (two copies of one scorer with other settings need
+    two labels), while its scores are cached and signed under its own signature.
+    ``dataset``: a list of ``PreferencePair`` or ``PointwiseItem`` records, or
+    ``{name: records}`` for several.
     Preference statistics: "accuracy" (default; per subset and overall, with ``score_ties`` /
     ``human_tie_policy``), "tau_like" (WMT DARR), "rmbench" (hard / normal / easy / average,
     default for RM-Bench pairs). Pointwise statistics: "pearson", "spearman", "kendall_b"
@@ -499,8 +572,16 @@ def meta_evaluate(
     prompts for RM-Bench, segments at system level) with a generator seeded by ``seed`` and the
     row's identity. With ``significance``, ``cluster`` ranks scorers as WMT does (1 = top).
     Scores go through the score cache (``cache``: a ScoreCache, a folder, None for the default
-    folder, False for none); ``cache_stats`` counts cached and computed items.
-    Returns a DataFrame with columns ``COLUMNS``.
+    folder, False for none); ``cache_stats`` counts cached and computed items. ``chunk_size``
+    defaults to each scorer's preferred chunk (small for model scorers, so an interrupt keeps
+    almost everything that finished).
+
+    Mixed studies: a scorer that needs references is skipped on a dataset without them (one
+    row with a ``note`` says so, and a warning); records with an empty response are kept for
+    scorers that can score them and, when some scorer cannot, left out for every scorer (so
+    all scorers are compared on the same records; counted in ``n_excluded``, per subset too).
+    ``exclude_empty=True`` always leaves them out, ``False`` never. ``strict=True`` raises
+    instead of skipping or leaving out. Returns a DataFrame with columns ``COLUMNS``.
     """
     import pandas as pd
 
@@ -508,106 +589,155 @@ def meta_evaluate(
                          tie_threshold, significance, alpha)  # fmt: skip
     datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
     datasets = {k: list(v) for k, v in datasets.items()}  # generators are read once
-    scorer_list = _resolve_scorers(scorers)
+    entries = _resolve_scorers(scorers)
     store = _resolve_cache(cache)
     # Check every dataset against every scorer before scoring anything.
+    usable: dict[str, list[Entry]] = {}
+    skipped: dict[str, list[Entry]] = {}
     for name, records in datasets.items():
-        if _kind(name, records) and not all(getattr(r, "references", None) for r in records):
-            for scorer in scorer_list:
-                if getattr(scorer, "requires_references", False):
-                    raise ScorerInputError(
-                        f"{scorer.name}: needs references, but dataset {name!r} has none "
-                        "(on some or all records); choose reference-free scorers for it"
-                    )
+        _kind(name, records)
+        lacks = not all(getattr(r, "references", None) for r in records)
+        needs = [e for e in entries if getattr(e.scorer, "requires_references", False)]
+        if lacks and needs and strict:
+            raise ScorerInputError(
+                f"{needs[0].name}: needs references, but dataset {name!r} has none "
+                "(on some or all records); choose reference-free scorers for it"
+            )
+        skipped[name] = needs if lacks else []
+        usable[name] = [e for e in entries if e not in skipped[name]]
+        for e in skipped[name]:
+            warnings.warn(
+                f"meta_evaluate: skipped {e.name} on dataset {name!r}: it needs references and "
+                "the dataset has none (on some or all records)",
+                stacklevel=2,
+            )
     rows: list[dict] = []
     for name, records in datasets.items():
         records = list(records)
         kind = _kind(name, records)
-        allowed = PREFERENCE_STATISTICS if kind == "preference" else POINTWISE_STATISTICS
-        if statistics is None:
-            if kind == "preference":
-                stats = ["accuracy"]
-                if all("difficulty" in r.meta and "prompt_id" in r.meta for r in records):
-                    stats.append("rmbench")
-            else:
-                stats = ["pearson", "spearman", "kendall_b"]
-        else:
-            stats = [s for s in statistics if s in allowed]
-            known = PREFERENCE_STATISTICS + POINTWISE_STATISTICS
-            unknown = [s for s in statistics if s not in known]
-            if unknown:
-                raise ScorerConfigError(
-                    f"meta_evaluate: unknown statistic(s) {unknown}; valid for preference pairs: "
-                    f"{list(PREFERENCE_STATISTICS)}, for pointwise items: "
-                    f"{list(POINTWISE_STATISTICS)}"
-                )
-            if not stats:
-                raise ScorerConfigError(
-                    f"meta_evaluate: none of {list(statistics)} applies to {kind} dataset "
-                    f"{name!r}; valid: {list(allowed)}"
-                )
-
-        n_dropped = 0
-        if kind == "preference":
-            empty = _empty_mask([p.chosen for p in records])
-            empty |= _empty_mask([p.rejected for p in records])
-        else:
-            empty = _empty_mask([it.response for it in records])
-        if empty.any():
-            where = np.flatnonzero(empty)
-            if not exclude_empty:
-                raise ScorerInputError(
-                    f"meta_evaluate: dataset {name!r} has {where.size} record(s) with an empty "
-                    f"response (first: record {where[0]}); pass exclude_empty=True to leave them "
-                    "out (they are counted in n_excluded)"
-                )
-            warnings.warn(
-                f"meta_evaluate: dataset {name!r}: excluded {where.size} record(s) with an empty "
-                f"response: {where[:10].tolist()}{' ...' if where.size > 10 else ''}",
-                stacklevel=2,
-            )
-            records = [r for r, e in zip(records, empty) if not e]
-            n_dropped = int(where.size)
-
+        stats = _statistics_for(name, kind, records, statistics)
+        for e in skipped[name]:
+            rows.append(_skip_row(e, name, "skipped: needs references; the dataset has none"))
+        if not usable[name]:
+            continue
+        records, dropped = _drop_empty(name, kind, records, usable[name], exclude_empty, strict)
         if kind == "pointwise":
             keys = _human_keys(name, records, human)
-            have_groups = all(it.group is not None for it in records)
-            have_systems = all(it.system is not None for it in records)
-            if levels is None:
-                lv = ["flat"] + (["item"] if have_groups else []) + (
-                    ["system"] if have_groups and have_systems else [])  # fmt: skip
-            else:
-                lv = list(levels)
-                bad = [x for x in lv if x not in LEVELS]
-                if bad:
-                    raise ScorerConfigError(
-                        f"meta_evaluate: unknown level(s) {bad}; valid: {list(LEVELS)}"
-                    )
-                if ("item" in lv or "system" in lv) and not have_groups:
-                    raise ScorerConfigError(
-                        f"meta_evaluate: levels item/system need a group (source segment) on "
-                        f"every item of dataset {name!r}"
-                    )
-                if "system" in lv and not have_systems:
-                    raise ScorerConfigError(
-                        f"meta_evaluate: level system needs a system on every item of {name!r}"
-                    )
-            if "spa" in stats and "system" not in lv:
-                raise ScorerConfigError("meta_evaluate: statistic 'spa' needs level 'system'")
-
+            lv = _levels_for(name, records, levels, stats)
         arrays: dict[str, dict] = {}
-        for scorer in scorer_list:
+        for entry in usable[name]:
             out: dict = {}
-            scores = _scores(scorer, name, kind, records, store, chunk_size, progress, cache_stats)
+            scores = _scores(entry, name, kind, records, store, chunk_size, progress, cache_stats)
             if kind == "preference":
-                rows += _preference_rows(scorer, name, records, *scores, stats, cfg, n_dropped,
+                rows += _preference_rows(entry, name, records, *scores, stats, cfg, dropped,
                                          out)  # fmt: skip
             else:
-                rows += _pointwise_rows(scorer, name, records, scores, keys, stats, lv, cfg,
-                                        n_dropped, out)  # fmt: skip
-            arrays[scorer.name] = out
+                rows += _pointwise_rows(entry, name, records, scores, keys, stats, lv, cfg,
+                                        len(dropped), out)  # fmt: skip
+            arrays[entry.name] = out
         if significance:
             _add_clusters(rows, arrays, cfg, name)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["run_signature"] = cfg.signature
     return frame
+
+
+def _statistics_for(
+    name: str, kind: str, records: Sequence[Any], statistics: Sequence[str] | None
+) -> list[str]:
+    """The statistics that apply to a dataset: the defaults of its kind, or those asked for."""
+    allowed = PREFERENCE_STATISTICS if kind == "preference" else POINTWISE_STATISTICS
+    if statistics is None:
+        if kind == "pointwise":
+            return ["pearson", "spearman", "kendall_b"]
+        rmbench = all("difficulty" in r.meta and "prompt_id" in r.meta for r in records)
+        return ["accuracy", "rmbench"] if rmbench else ["accuracy"]
+    known = PREFERENCE_STATISTICS + POINTWISE_STATISTICS
+    unknown = [s for s in statistics if s not in known]
+    if unknown:
+        raise ScorerConfigError(
+            f"meta_evaluate: unknown statistic(s) {unknown}; valid for preference pairs: "
+            f"{list(PREFERENCE_STATISTICS)}, for pointwise items: {list(POINTWISE_STATISTICS)}"
+        )
+    stats = [s for s in statistics if s in allowed]
+    if not stats:
+        raise ScorerConfigError(
+            f"meta_evaluate: none of {list(statistics)} applies to {kind} dataset "
+            f"{name!r}; valid: {list(allowed)}"
+        )
+    return stats
+
+
+def _levels_for(
+    name: str, items: Sequence[PointwiseItem], levels: Sequence[str] | None, stats: Sequence[str]
+) -> list[str]:
+    """The levels of a pointwise dataset: every level its fields allow, or those asked for."""
+    have_groups = all(it.group is not None for it in items)
+    have_systems = all(it.system is not None for it in items)
+    if levels is None:
+        lv = ["flat"] + (["item"] if have_groups else [])
+        lv += ["system"] if have_groups and have_systems else []
+    else:
+        lv = list(levels)
+        bad = [x for x in lv if x not in LEVELS]
+        if bad:
+            raise ScorerConfigError(f"meta_evaluate: unknown level(s) {bad}; valid: {list(LEVELS)}")
+        if ("item" in lv or "system" in lv) and not have_groups:
+            raise ScorerConfigError(
+                "meta_evaluate: levels item/system need a group (source segment) on "
+                f"every item of dataset {name!r}"
+            )
+        if "system" in lv and not have_systems:
+            raise ScorerConfigError(
+                f"meta_evaluate: level system needs a system on every item of {name!r}"
+            )
+    if "spa" in stats and "system" not in lv:
+        raise ScorerConfigError("meta_evaluate: statistic 'spa' needs level 'system'")
+    return lv
+
+
+def _drop_empty(
+    name: str,
+    kind: str,
+    records: list,
+    entries: Sequence[Entry],
+    exclude_empty: bool | None,
+    strict: bool,
+) -> tuple[list, list]:
+    """Records to score, and those left out for an empty response (their subset labels, or
+    for pointwise items just their count). With ``exclude_empty=None`` records with an empty
+    response are left out only when some scorer cannot score them (and ``strict`` refuses
+    instead); ``True`` always leaves them out, ``False`` never does."""
+    if kind == "preference":
+        empty = _empty_mask([p.chosen for p in records])
+        empty |= _empty_mask([p.rejected for p in records])
+    else:
+        empty = _empty_mask([it.response for it in records])
+    if not empty.any() or exclude_empty is False:
+        return records, []
+    where = np.flatnonzero(empty)
+    refusing = [e.name for e in entries if not getattr(e.scorer, "accepts_empty_responses", False)]
+    if exclude_empty is None:
+        if not refusing:
+            return records, []
+        if strict:
+            raise ScorerInputError(
+                f"meta_evaluate: dataset {name!r} has {where.size} record(s) with an empty "
+                f"response (first: record {where[0]}), which {', '.join(refusing)} cannot "
+                "score; pass exclude_empty=True to leave them out (counted in n_excluded)"
+            )
+    why = f" ({', '.join(refusing)} cannot score them)" if refusing else ""
+    warnings.warn(
+        f"meta_evaluate: dataset {name!r}: excluded {where.size} record(s) with an empty "
+        f"response{why}: {where[:10].tolist()}{' ...' if where.size > 10 else ''}",
+        stacklevel=3,
+    )
+    kept = [r for r, e in zip(records, empty) if not e]
+    dropped = [getattr(r, "subset", None) or "all" for r, e in zip(records, empty) if e]
+    return kept, dropped
+
+
+def _skip_row(entry: Entry, dataset: str, note: str) -> dict:
+    row = _row(entry, dataset, "all", None, None, None, np.nan, (np.nan, np.nan), 0, 0)
+    row["note"] = note
+    return row

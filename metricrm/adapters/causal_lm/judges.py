@@ -68,6 +68,7 @@ class LMJudge(_LMScorer):
     """
 
     name = "lm_judge"
+    accepts_empty_responses = True  # the question still has an answer
 
     def __init__(
         self,

@@ -50,6 +50,9 @@ class _LMScorer(BaseScorer):
     keep_prompt_messages = True
     backends = ("torch", "transformers")
     score_neutral = SCORE_NEUTRAL
+    uses_inputs = frozenset({"prompts"})
+    #: a few batches per chunk: progress moves and an interrupt keeps nearly all finished work
+    preferred_chunk_size = 16
     model_defaults: dict[str, Any] = {"max_tokens_per_batch": DEFAULT_LM_TOKENS_PER_BATCH}
 
     def __init__(self, model: Any, tokenizer: Any = None, **settings: Any) -> None:
