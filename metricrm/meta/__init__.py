@@ -10,11 +10,14 @@ Pure numpy/scipy functions over arrays; randomness only through an explicit
 - :mod:`.spa`: soft pairwise accuracy of system rankings (WMT24).
 - :mod:`.resampling`: vectorised bootstrap intervals and paired permutation tests.
 - :mod:`.clusters`: WMT-style significance clusters.
+- :mod:`.rewardbench`: RewardBench's published section weights and its v2 Ties score.
+- :mod:`.conventions`: each peer's choices (ties, weighting, totals, clusters) as named data.
 """
 
 from __future__ import annotations
 
 from .clusters import ClusterResult, rank_scorers, significance_clusters
+from .conventions import CONVENTIONS, Convention, get_convention, list_conventions
 from .correlation import (
     CorrelationResult,
     TieCalibrationResult,
@@ -28,7 +31,9 @@ from .correlation import (
 )
 from .levels import LevelResult, correlate, system_segment_matrix
 from .pairwise import (
+    RMBENCH_DOMAIN_MERGE,
     AccuracyResult,
+    RMBenchTotals,
     SectionScores,
     StyleMatrixResult,
     TauLikeResult,
@@ -38,6 +43,7 @@ from .pairwise import (
     pairwise_accuracy,
     pairwise_outcomes,
     rmbench_matrix,
+    rmbench_totals,
     section_scores,
     subset_accuracies,
     tau_like_outcomes,
@@ -47,6 +53,7 @@ from .resampling import (
     PEARSON,
     SPEARMAN,
     BootstrapResult,
+    EarlyStopping,
     PermutationResult,
     RowStatistic,
     SumStatistic,
@@ -60,18 +67,34 @@ from .resampling import (
     permutation_pvalue_matrix,
     system_level,
 )
+from .rewardbench import (
+    REWARDBENCH_EXAMPLE_COUNTS,
+    REWARDBENCH_PRIOR_SETS,
+    REWARDBENCH_SECTIONS,
+    TiesScore,
+    rewardbench2_ties_score,
+    rewardbench_section_scores,
+)
 from .spa import SPAResult, pairwise_system_pvalues, permutation_signs, soft_pairwise_accuracy
 
 __all__ = [
+    "CONVENTIONS",
     "MEAN",
     "PEARSON",
+    "REWARDBENCH_EXAMPLE_COUNTS",
+    "REWARDBENCH_PRIOR_SETS",
+    "REWARDBENCH_SECTIONS",
+    "RMBENCH_DOMAIN_MERGE",
     "SPEARMAN",
     "AccuracyResult",
     "BootstrapResult",
     "ClusterResult",
+    "Convention",
     "CorrelationResult",
+    "EarlyStopping",
     "LevelResult",
     "PermutationResult",
+    "RMBenchTotals",
     "RowStatistic",
     "SPAResult",
     "SectionScores",
@@ -79,19 +102,22 @@ __all__ = [
     "SumStatistic",
     "TauLikeResult",
     "TieCalibrationResult",
+    "TiesScore",
     "best_of_n_accuracy",
     "best_of_n_outcomes",
     "bootstrap",
     "bootstrap_distribution",
     "bootstrap_indices",
     "correlate",
+    "get_convention",
     "kendall_tau_b",
     "kendall_tau_c",
     "kendall_tau_like",
+    "list_conventions",
+    "paired_permutation_test",
     "pairwise_accuracy",
     "pairwise_outcomes",
     "pairwise_system_pvalues",
-    "paired_permutation_test",
     "pearson",
     "pearson_rows",
     "percentile_interval",
@@ -100,7 +126,10 @@ __all__ = [
     "permutation_pvalue_matrix",
     "permutation_signs",
     "rank_scorers",
+    "rewardbench2_ties_score",
+    "rewardbench_section_scores",
     "rmbench_matrix",
+    "rmbench_totals",
     "section_scores",
     "significance_clusters",
     "soft_pairwise_accuracy",
