@@ -11,6 +11,11 @@ Pure numpy/scipy functions over arrays; randomness only through an explicit
 - :mod:`.resampling`: vectorised bootstrap intervals and paired permutation tests.
 - :mod:`.clusters`: WMT-style significance clusters.
 - :mod:`.rewardbench`: RewardBench's published section weights and its v2 Ties score.
+- :mod:`.williams`: Williams test between two correlations sharing the human scores.
+- :mod:`.pairwise_perm`: WMT23+ pairwise (comparison-swapping) permutation test for acc23.
+- :mod:`.darr`: DARR relative-ranking pairs from direct-assessment scores.
+- :mod:`.tasks`: averages and ranks across tasks, pooled (global) pairwise accuracy.
+- :mod:`.subsample`: test-set subsampling for significance estimates.
 - :mod:`.conventions`: each peer's choices (ties, weighting, totals, clusters) as named data.
 """
 
@@ -29,6 +34,7 @@ from .correlation import (
     spearman_rows,
     tie_calibrated_accuracy,
 )
+from .darr import darr_tau_like, relative_ranking_pairs
 from .levels import LevelResult, correlate, system_segment_matrix
 from .pairwise import (
     RMBENCH_DOMAIN_MERGE,
@@ -47,6 +53,12 @@ from .pairwise import (
     section_scores,
     subset_accuracies,
     tau_like_outcomes,
+)
+from .pairwise_perm import (
+    PairComparisons,
+    PairwisePermutationResult,
+    pairwise_comparisons,
+    pairwise_permutation_test,
 )
 from .resampling import (
     MEAN,
@@ -76,6 +88,15 @@ from .rewardbench import (
     rewardbench_section_scores,
 )
 from .spa import SPAResult, pairwise_system_pvalues, permutation_signs, soft_pairwise_accuracy
+from .subsample import SubsampleSignificance, subsample_indices, subsampled_significance
+from .tasks import (
+    GlobalAccuracyResult,
+    average_across_tasks,
+    average_ranks,
+    global_accuracy,
+    task_weights,
+)
+from .williams import WilliamsResult, williams, williams_test
 
 __all__ = [
     "CONVENTIONS",
@@ -92,31 +113,42 @@ __all__ = [
     "Convention",
     "CorrelationResult",
     "EarlyStopping",
+    "GlobalAccuracyResult",
     "LevelResult",
+    "PairComparisons",
+    "PairwisePermutationResult",
     "PermutationResult",
     "RMBenchTotals",
     "RowStatistic",
     "SPAResult",
     "SectionScores",
     "StyleMatrixResult",
+    "SubsampleSignificance",
     "SumStatistic",
     "TauLikeResult",
     "TieCalibrationResult",
     "TiesScore",
+    "WilliamsResult",
+    "average_across_tasks",
+    "average_ranks",
     "best_of_n_accuracy",
     "best_of_n_outcomes",
     "bootstrap",
     "bootstrap_distribution",
     "bootstrap_indices",
     "correlate",
+    "darr_tau_like",
     "get_convention",
+    "global_accuracy",
     "kendall_tau_b",
     "kendall_tau_c",
     "kendall_tau_like",
     "list_conventions",
     "paired_permutation_test",
     "pairwise_accuracy",
+    "pairwise_comparisons",
     "pairwise_outcomes",
+    "pairwise_permutation_test",
     "pairwise_system_pvalues",
     "pearson",
     "pearson_rows",
@@ -126,6 +158,7 @@ __all__ = [
     "permutation_pvalue_matrix",
     "permutation_signs",
     "rank_scorers",
+    "relative_ranking_pairs",
     "rewardbench2_ties_score",
     "rewardbench_section_scores",
     "rmbench_matrix",
@@ -135,9 +168,14 @@ __all__ = [
     "soft_pairwise_accuracy",
     "spearman",
     "spearman_rows",
+    "subsample_indices",
+    "subsampled_significance",
     "subset_accuracies",
     "system_level",
     "system_segment_matrix",
+    "task_weights",
     "tau_like_outcomes",
     "tie_calibrated_accuracy",
+    "williams",
+    "williams_test",
 ]

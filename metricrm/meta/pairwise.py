@@ -331,13 +331,9 @@ def section_scores(
             scores[section] = float(sum(w[m] * values[m] for m in w if w[m] > 0) / total)
         weights[section] = {m: (w[m] / total if total else 0.0) for m in w}
         left_out[section] = absent
-    used = {
-        sec: sw[sec] for sec in sections if missing == "error" or not np.isnan(scores[sec])
-    }
+    used = {sec: sw[sec] for sec in sections if missing == "error" or not np.isnan(scores[sec])}
     norm = sum(used.values())
-    overall = (
-        float(sum(sw[sec] * scores[sec] for sec in used) / norm) if norm else float("nan")
-    )
+    overall = float(sum(sw[sec] * scores[sec] for sec in used) / norm) if norm else float("nan")
     return SectionScores(
         sections=scores,
         overall=overall,

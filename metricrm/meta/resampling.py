@@ -92,30 +92,36 @@ _ROW_CORR: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def system_level(corr: str = "pearson") -> SumStatistic:
+def system_level(corr: str = "pearson", cells: str = "scored") -> SumStatistic:
     """System-level correlation over resampled segments.
 
     Takes ``(metric_columns, human_columns)``, both (n_segments, n_systems) (the transposes of
     systems-by-segments matrices): the metric comes first, like the scorer-specific array in
-    :func:`paired_permutation_test`. A NaN human cell is left out of that system's human *and*
-    metric mean. ``corr`` is "pearson", "spearman" or "kendall" (tau-b; no batched form, so
-    its finalize loops over resamples).
+    :func:`paired_permutation_test`. A NaN human cell is left out of that system's human mean,
+    and of its metric mean with ``cells="scored"`` (the default); ``cells="all"`` averages the
+    metric over every segment of the resample (WMT's system scores). ``corr`` is "pearson",
+    "spearman" or "kendall" (tau-b; no batched form, so its finalize loops over resamples).
     """
     _checks.choice("system_level", "corr", corr, tuple(_ROW_CORR))
+    _checks.choice("system_level", "cells", cells, ("scored", "all"))
     row_corr = _ROW_CORR[corr]
+    every = cells == "all"
 
     def features(metric_cols: np.ndarray, human_cols: np.ndarray) -> np.ndarray:
         h = np.asarray(human_cols, dtype=np.float64)
         m = np.asarray(metric_cols, dtype=np.float64)
         avail = ~np.isnan(h)
-        return np.concatenate([np.where(avail, h, 0.0), np.where(avail, m, 0.0), avail], axis=1)
+        m_used = m if every else np.where(avail, m, 0.0)
+        m_count = np.ones_like(m) if every else avail
+        return np.concatenate([np.where(avail, h, 0.0), avail, m_used, m_count], axis=1)
 
     def finalize(sums: np.ndarray) -> np.ndarray:
-        s_h, s_m, count = np.split(sums, 3, axis=-1)
+        s_h, c_h, s_m, c_m = np.split(sums, 4, axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return row_corr(s_h / count, s_m / count)
+            return row_corr(s_h / c_h, s_m / c_m)
 
-    return SumStatistic(features, finalize, name=f"system_{corr}")
+    name = f"system_{corr}" if not every else f"system_{corr}_all_cells"
+    return SumStatistic(features, finalize, name=name)
 
 
 # ------------------------------------------------------------------------------------- drawing

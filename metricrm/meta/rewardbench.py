@@ -164,9 +164,7 @@ def _prompt_stats(scores: np.ndarray, n_correct: int) -> tuple[bool, float, floa
     return gap > 0, spread, gap
 
 
-def rewardbench2_ties_score(
-    scores: Any, n_correct: Any, kinds: Any, prompt_ids: Any
-) -> TiesScore:
+def rewardbench2_ties_score(scores: Any, n_correct: Any, kinds: Any, prompt_ids: Any) -> TiesScore:
     """RewardBench 2's score of the Ties subset.
 
     Row i lists the scores of one prompt's responses, the first ``n_correct[i]`` correct (a
