@@ -30,6 +30,9 @@ name              reproduces
                   per domain, the two safety files merged into one domain, total = equal-weight
                   mean over domains
 ================  ==============================================================================
+
+Fields a peer's code does not decide keep metricrm's defaults (e.g. RewardBench reports no
+significance clusters, so its conventions keep metricrm's cluster rule).
 """
 
 from __future__ import annotations
@@ -155,17 +158,17 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             name="wmt20",
-            matches="google-research/mt-metrics-eval as used up to WMT20: KendallLike (DARR "
-            "tau-like, pairs >= 25 points apart, metric ties discordant, pairs pooled over "
-            "items) and WilliamsSigDiff for two correlations",
+            matches="google-research/mt-metrics-eval (stats.py @544e0fc) as used up to WMT20: "
+            "KendallLike (DARR tau-like, pairs >= 25 points apart, metric ties discordant, "
+            "pairs pooled over items) and WilliamsSigDiff for two correlations",
             system_cells="all",
             system_test="williams",
             darr_threshold=25.0,
         ),
         Convention(
             name="wmt23",
-            matches="google-research/mt-metrics-eval (stats.py, data.AssignRanks, tasks.py) "
-            "as configured for the WMT23 metrics task",
+            matches="google-research/mt-metrics-eval (stats.py @544e0fc, data.py AssignRanks "
+            "@6bc577f, tasks.py @6110684) as configured for the WMT23 metrics task",
             score_ties="loss",
             human_tie_policy="threshold",
             system_cells="all",
@@ -180,8 +183,9 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             name="rewardbench",
-            matches="allenai/reward-bench v1 (scripts/run_rm.py, rewardbench/utils.py "
-            "calculate_scores_per_section, analysis/get_benchmark_results.py)",
+            matches="allenai/reward-bench v1 (rewardbench/constants.py @a32e272, "
+            "rewardbench/utils.py calculate_scores_per_section @045c7f8, "
+            "analysis/get_benchmark_results.py @0972ad3, scripts/run_rm.py)",
             score_ties="loss",
             best_of_n_ties="loss",
             section_weighting="rewardbench",
@@ -191,8 +195,8 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             name="rewardbench2",
-            matches="allenai/reward-bench v2 (scripts/run_v2.py, rewardbench/utils.py "
-            "reroll_and_score_dataset and process_single_model)",
+            matches="allenai/reward-bench v2 (scripts/run_v2.py @0016644, rewardbench/utils.py "
+            "reroll_and_score_dataset and process_single_model @a009692)",
             score_ties="half",
             best_of_n_ties="half",
             section_weighting="equal",
@@ -201,8 +205,9 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             name="rm-bench",
-            matches="THU-KEG/RM-Bench (compute_accuracy in its README and scripts; safety-refuse "
-            "and safety-response form one safety domain; total = mean over domains)",
+            matches="THU-KEG/RM-Bench (compute_accuracy in README @2119ec5 and scripts; "
+            "safety-refuse and safety-response form one safety domain; total = mean over "
+            "domains)",
             score_ties="loss",
             best_of_n_ties="loss",
             total="domain-mean",
