@@ -1,5 +1,7 @@
 """Statistics on preference pairs: pairwise accuracy with explicit tie policies, RewardBench-style
-subset/section aggregation, best-of-n accuracy, the RM-Bench style matrix and WMT DARR tau-like.
+subset/section aggregation, best-of-n accuracy, the RM-Bench style matrix and totals, and WMT
+DARR tau-like. Each benchmark's own tie rule and weighting are named in
+:mod:`metricrm.meta.conventions`.
 
 Every function works on arrays of scores a scorer gave to the preferred ("chosen", "better") and
 the other ("rejected", "worse") response of each pair; higher scores mean better unless a function
@@ -135,7 +137,8 @@ def pairwise_accuracy(
 ) -> AccuracyResult:
     """Share of pairs where the scorer prefers the chosen response (see :func:`pairwise_outcomes`
     for the tie policies). ``n_score_ties`` counts score ties on pairs humans did not tie.
-    RewardBench and RM-Bench count a score tie as wrong: pass ``score_ties="loss"`` to match them.
+    RewardBench and RM-Bench count a score tie as wrong: pass ``score_ties="loss"`` to match them
+    (``get_convention("rewardbench").score_ties``).
     """
     out, h, score_tie = _outcomes(
         chosen,

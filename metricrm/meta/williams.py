@@ -90,8 +90,9 @@ def williams(
     """Williams test of ``corr_fn(human, a)`` against ``corr_fn(human, b)`` on the same items.
 
     ``corr_fn`` follows the scipy contract (Pearson by default, the only case for which the test
-    is derived). Items with a NaN human score are left out of all three correlations and of n.
-    For level-averaged correlations compute the three values and call :func:`williams_test`.
+    is derived). Items with a NaN human score are left out of all three correlations and of n
+    (mt-metrics-eval's ``WilliamsSigDiff`` counts them in n). For level-averaged correlations
+    compute the three values and call :func:`williams_test`.
     """
     who = "williams"
     h = _checks.as_float_array(who, "human", human, allow_nan=True)
