@@ -10,11 +10,19 @@ Pure numpy/scipy functions over arrays; randomness only through an explicit
 - :mod:`.spa`: soft pairwise accuracy of system rankings (WMT24).
 - :mod:`.resampling`: vectorised bootstrap intervals and paired permutation tests.
 - :mod:`.clusters`: WMT-style significance clusters.
+- :mod:`.rewardbench`: RewardBench's published section weights and its v2 Ties score.
+- :mod:`.williams`: Williams test between two correlations sharing the human scores.
+- :mod:`.pairwise_perm`: WMT23+ pairwise (comparison-swapping) permutation test for acc23.
+- :mod:`.darr`: DARR relative-ranking pairs from direct-assessment scores.
+- :mod:`.tasks`: averages and ranks across tasks, pooled (global) pairwise accuracy.
+- :mod:`.subsample`: test-set subsampling for significance estimates.
+- :mod:`.conventions`: each peer's choices (ties, weighting, totals, clusters) as named data.
 """
 
 from __future__ import annotations
 
 from .clusters import ClusterResult, rank_scorers, significance_clusters
+from .conventions import CONVENTIONS, Convention, get_convention, list_conventions
 from .correlation import (
     CorrelationResult,
     TieCalibrationResult,
@@ -26,9 +34,12 @@ from .correlation import (
     spearman_rows,
     tie_calibrated_accuracy,
 )
+from .darr import darr_tau_like, relative_ranking_pairs
 from .levels import LevelResult, correlate, system_segment_matrix
 from .pairwise import (
+    RMBENCH_DOMAIN_MERGE,
     AccuracyResult,
+    RMBenchTotals,
     SectionScores,
     StyleMatrixResult,
     TauLikeResult,
@@ -38,15 +49,23 @@ from .pairwise import (
     pairwise_accuracy,
     pairwise_outcomes,
     rmbench_matrix,
+    rmbench_totals,
     section_scores,
     subset_accuracies,
     tau_like_outcomes,
+)
+from .pairwise_perm import (
+    PairComparisons,
+    PairwisePermutationResult,
+    pairwise_comparisons,
+    pairwise_permutation_test,
 )
 from .resampling import (
     MEAN,
     PEARSON,
     SPEARMAN,
     BootstrapResult,
+    EarlyStopping,
     PermutationResult,
     RowStatistic,
     SumStatistic,
@@ -60,38 +79,75 @@ from .resampling import (
     permutation_pvalue_matrix,
     system_level,
 )
+from .rewardbench import TiesScore, rewardbench2_ties_score, rewardbench_section_scores
+from .rewardbench_constants import (
+    REWARDBENCH_EXAMPLE_COUNTS,
+    REWARDBENCH_PRIOR_SETS,
+    REWARDBENCH_SECTIONS,
+)
 from .spa import SPAResult, pairwise_system_pvalues, permutation_signs, soft_pairwise_accuracy
+from .subsample import SubsampleSignificance, subsample_indices, subsampled_significance
+from .tasks import (
+    GlobalAccuracyResult,
+    average_across_tasks,
+    average_ranks,
+    global_accuracy,
+    task_weights,
+)
+from .williams import WilliamsResult, williams, williams_test
 
 __all__ = [
+    "CONVENTIONS",
     "MEAN",
     "PEARSON",
+    "REWARDBENCH_EXAMPLE_COUNTS",
+    "REWARDBENCH_PRIOR_SETS",
+    "REWARDBENCH_SECTIONS",
+    "RMBENCH_DOMAIN_MERGE",
     "SPEARMAN",
     "AccuracyResult",
     "BootstrapResult",
     "ClusterResult",
+    "Convention",
     "CorrelationResult",
+    "EarlyStopping",
+    "GlobalAccuracyResult",
     "LevelResult",
+    "PairComparisons",
+    "PairwisePermutationResult",
     "PermutationResult",
+    "RMBenchTotals",
     "RowStatistic",
     "SPAResult",
     "SectionScores",
     "StyleMatrixResult",
+    "SubsampleSignificance",
     "SumStatistic",
     "TauLikeResult",
     "TieCalibrationResult",
+    "TiesScore",
+    "WilliamsResult",
+    "average_across_tasks",
+    "average_ranks",
     "best_of_n_accuracy",
     "best_of_n_outcomes",
     "bootstrap",
     "bootstrap_distribution",
     "bootstrap_indices",
     "correlate",
+    "darr_tau_like",
+    "get_convention",
+    "global_accuracy",
     "kendall_tau_b",
     "kendall_tau_c",
     "kendall_tau_like",
-    "pairwise_accuracy",
-    "pairwise_outcomes",
-    "pairwise_system_pvalues",
+    "list_conventions",
     "paired_permutation_test",
+    "pairwise_accuracy",
+    "pairwise_comparisons",
+    "pairwise_outcomes",
+    "pairwise_permutation_test",
+    "pairwise_system_pvalues",
     "pearson",
     "pearson_rows",
     "percentile_interval",
@@ -100,15 +156,24 @@ __all__ = [
     "permutation_pvalue_matrix",
     "permutation_signs",
     "rank_scorers",
+    "relative_ranking_pairs",
+    "rewardbench2_ties_score",
+    "rewardbench_section_scores",
     "rmbench_matrix",
+    "rmbench_totals",
     "section_scores",
     "significance_clusters",
     "soft_pairwise_accuracy",
     "spearman",
     "spearman_rows",
+    "subsample_indices",
+    "subsampled_significance",
     "subset_accuracies",
     "system_level",
     "system_segment_matrix",
+    "task_weights",
     "tau_like_outcomes",
     "tie_calibrated_accuracy",
+    "williams",
+    "williams_test",
 ]

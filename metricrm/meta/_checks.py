@@ -98,10 +98,16 @@ def positive_int(who: str, name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
-def probability(who: str, name: str, value: Any, *, open_low: bool = True) -> float:
+def probability(
+    who: str, name: str, value: Any, *, open_low: bool = True, closed_high: bool = False
+) -> float:
+    """A number in (0, 1), or [0, 1) without ``open_low``, or (0, 1] with ``closed_high``."""
     ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not ok or not (0.0 < value < 1.0 if open_low else 0.0 <= value < 1.0):
-        raise ScorerConfigError(f"{who}: `{name}` must be a number in (0, 1) (got {value!r})")
+    low_ok = ok and (0.0 < value if open_low else 0.0 <= value)
+    high_ok = ok and (value <= 1.0 if closed_high else value < 1.0)
+    if not (low_ok and high_ok):
+        interval = f"{'(' if open_low else '['}0, 1{']' if closed_high else ')'}"
+        raise ScorerConfigError(f"{who}: `{name}` must be a number in {interval} (got {value!r})")
     return float(value)
 
 

@@ -2,12 +2,17 @@
 
 - ``"flat"``: one correlation over every scored item.
 - ``"item"``: items are grouped (by source segment or document id), the correlation is computed
-  within each group and the group values are averaged (unweighted). A group is skipped, and
-  counted, when it has fewer than two scored items or its statistic is undefined (NaN, e.g. a
-  constant human or metric score in the group). The p-value is NaN: an average of per-group
-  p-values is not a p-value.
-- ``"system"``: human and metric scores are averaged per system over the items with a human
-  score, then the system means are correlated (the p-value is the correlation function's).
+  within each group and the group values are averaged: unweighted (``average="macro"``, the
+  default) or weighted by each group's number of scored items (``"micro"``, mt-metrics-eval's
+  ``macro=False``). A group with fewer than two scored items is skipped and counted; a group
+  whose statistic is undefined (NaN, e.g. a constant human or metric score in the group) is
+  skipped and counted (``undefined="skip"``) or enters as 0 (``"zero"``, mt-metrics-eval's
+  ``replace_nans_with_zeros``). The p-value is NaN: an average of per-group p-values is not a
+  p-value.
+- ``"system"``: human scores are averaged per system over the items with a human score; metric
+  scores over the same items (``system_cells="scored"``, the default) or over every item of the
+  system (``"all"``, as WMT's system-level metric scores are computed over the whole test set);
+  then the system means are correlated (the p-value is the correlation function's).
 
 Items whose human score is NaN (missing) are excluded before anything else and counted.
 """
@@ -34,7 +39,8 @@ class LevelResult:
     ``n_items``: items used (with a human score); ``n_missing``: items without one;
     ``n_groups``: groups (item level) or systems (system level) that entered the statistic;
     ``n_skipped_small``: groups/systems with fewer than 2 (item) or no (system) scored items;
-    ``n_skipped_undefined``: item-level groups whose statistic was NaN;
+    ``n_skipped_undefined``: item-level groups whose statistic was NaN (left out, or entered as 0
+    with ``undefined="zero"``);
     ``group_statistics``: at item level, the per-group values that were averaged (in sorted
     label order), for a bootstrap over groups.
     """
@@ -77,6 +83,9 @@ def correlate(
     level: str = "flat",
     groups: Any = None,
     systems: Any = None,
+    average: str = "macro",
+    undefined: str = "skip",
+    system_cells: str = "scored",
     **corr_kwargs: Any,
 ) -> LevelResult:
     """Apply ``corr_fn(human, metric, **corr_kwargs) -> (statistic, pvalue)`` at ``level``.
@@ -86,9 +95,14 @@ def correlate(
     (``scipy.stats.kendalltau``) and those in :mod:`metricrm.meta.correlation`. Note: at item
     level :func:`~metricrm.meta.correlation.tie_calibrated_accuracy` would search one epsilon per
     group here; for the paper's single epsilon across groups pass ``groups=`` to it directly.
+    ``average``, ``undefined`` (item level) and ``system_cells`` (system level): see the module
+    docstring.
     """
     who = "correlate"
     _checks.choice(who, "level", level, LEVELS)
+    _checks.choice(who, "average", average, ("macro", "micro"))
+    _checks.choice(who, "undefined", undefined, ("skip", "zero"))
+    _checks.choice(who, "system_cells", system_cells, ("scored", "all"))
     h = _checks.as_float_array(who, "human", human, allow_nan=True)
     m = _checks.as_float_array(who, "metric", metric)
     n = _checks.same_length(who, human=h, metric=m)
@@ -112,6 +126,9 @@ def correlate(
             f"{who}: level={level!r} needs `{label_arg}` (one label per item)"
         )
     uniq, codes = _checks.labels(who, label_arg, values, n)
+    all_means = np.bincount(codes, weights=m, minlength=uniq.size) / np.maximum(
+        np.bincount(codes, minlength=uniq.size), 1
+    )
     h, m, codes = h[scored], m[scored], codes[scored]
     order = np.argsort(codes, kind="stable")
     h, m, codes = h[order], m[order], codes[order]
@@ -121,6 +138,7 @@ def correlate(
 
     if level == "item":
         stats: list[float] = []
+        sizes: list[int] = []
         n_undefined = 0
         for gh, gm in parts:
             if gh.size < 2:
@@ -129,9 +147,17 @@ def correlate(
             stat, _ = _call(corr_fn, gh, gm, corr_kwargs)
             if np.isnan(stat):
                 n_undefined += 1
-            else:
-                stats.append(stat)
-        value = float(np.mean(stats)) if stats else float("nan")
+                if undefined == "skip":
+                    continue
+                stat = 0.0
+            stats.append(stat)
+            sizes.append(gh.size)
+        if not stats:
+            value = float("nan")
+        elif average == "micro":
+            value = float(np.average(stats, weights=sizes))
+        else:
+            value = float(np.mean(stats))
         return LevelResult(
             value,
             float("nan"),
@@ -145,7 +171,11 @@ def correlate(
         )
 
     sys_h = np.array([gh.mean() for gh, _ in parts])
-    sys_m = np.array([gm.mean() for _, gm in parts])
+    if system_cells == "all":
+        present = np.unique(codes)  # labels with a scored item, in the order of `parts`
+        sys_m = all_means[present]
+    else:
+        sys_m = np.array([gm.mean() for _, gm in parts])
     if sys_h.size < 2:
         raise _checks.ScorerInputError(
             f"{who}: system level needs at least 2 systems with a human score (got {sys_h.size})"

@@ -1,5 +1,7 @@
 """Statistics on preference pairs: pairwise accuracy with explicit tie policies, RewardBench-style
-subset/section aggregation, best-of-n accuracy, the RM-Bench style matrix and WMT DARR tau-like.
+subset/section aggregation, best-of-n accuracy, the RM-Bench style matrix and totals, and WMT
+DARR tau-like. Each benchmark's own tie rule and weighting are named in
+:mod:`metricrm.meta.conventions`.
 
 Every function works on arrays of scores a scorer gave to the preferred ("chosen", "better") and
 the other ("rejected", "worse") response of each pair; higher scores mean better unless a function
@@ -10,12 +12,13 @@ so that resampling can reuse them (see :mod:`metricrm.meta.resampling`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import _checks
+from .rewardbench_constants import REWARDBENCH_WEIGHTS
 
 SCORE_TIES = ("half", "loss", "drop")
 HUMAN_TIE_POLICIES = ("exclude", "threshold")
@@ -135,7 +138,8 @@ def pairwise_accuracy(
 ) -> AccuracyResult:
     """Share of pairs where the scorer prefers the chosen response (see :func:`pairwise_outcomes`
     for the tie policies). ``n_score_ties`` counts score ties on pairs humans did not tie.
-    RewardBench and RM-Bench count a score tie as wrong: pass ``score_ties="loss"`` to match them.
+    RewardBench and RM-Bench count a score tie as wrong: pass ``score_ties="loss"`` to match them
+    (``get_convention("rewardbench").score_ties``).
     """
     out, h, score_tie = _outcomes(
         chosen,
@@ -154,11 +158,19 @@ def pairwise_accuracy(
 
 @dataclass(frozen=True)
 class SectionScores:
-    """Per-section accuracies, their plain mean (``overall``) and the weight each subset got."""
+    """Per-section accuracies and their weighted mean (``overall``).
+
+    ``weights[section][subset]``: the normalised weight each subset got inside its section;
+    ``section_weights[section]``: the normalised weight of each section in ``overall`` (sections
+    without a value get 0); ``missing[section]``: subsets named by the section but left out
+    (absent, or without a value, under ``missing="skip"``).
+    """
 
     sections: dict[str, float]
     overall: float
     weights: dict[str, dict[str, float]]
+    section_weights: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)
 
 
 def subset_accuracies(
@@ -190,46 +202,147 @@ def subset_accuracies(
     return result
 
 
+SECTION_WEIGHTINGS = ("count", "equal", "rewardbench")
+
+
+def _subset_value(who: str, name: str, result: Any) -> tuple[float, int | None]:
+    """(value, pairs used or None) from an AccuracyResult or a plain number."""
+    if isinstance(result, AccuracyResult):
+        return float(result.value), result.n_used
+    if isinstance(result, bool) or not isinstance(result, (int, float, np.floating, np.integer)):
+        raise _checks.ScorerInputError(
+            f"{who}: subset {name!r} must map to an AccuracyResult or a number "
+            f"(got {type(result).__name__})"
+        )
+    return float(result), None
+
+
+def _subset_weights(who: str, weighting: Any) -> Mapping[str, float] | str:
+    if isinstance(weighting, str):
+        _checks.choice(who, "weighting", weighting, SECTION_WEIGHTINGS)
+        if weighting == "rewardbench":
+            return REWARDBENCH_WEIGHTS
+        return weighting
+    if not isinstance(weighting, Mapping):
+        raise _checks.ScorerConfigError(
+            f"{who}: `weighting` must be one of {', '.join(map(repr, SECTION_WEIGHTINGS))} or a "
+            f"mapping subset -> weight (got {type(weighting).__name__})"
+        )
+    for name, w in weighting.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.floating, np.integer)):
+            raise _checks.ScorerConfigError(
+                f"{who}: weight of subset {name!r} must be a number (got {w!r})"
+            )
+        if not (np.isfinite(w) and w >= 0):
+            raise _checks.ScorerConfigError(
+                f"{who}: weight of subset {name!r} must be finite and >= 0 (got {w!r})"
+            )
+    return weighting
+
+
 def section_scores(
-    subset_results: Mapping[str, AccuracyResult],
+    subset_results: Mapping[str, AccuracyResult | float],
     sections: Mapping[str, Sequence[str]],
     *,
-    weighting: str = "count",
+    weighting: str | Mapping[str, float] = "count",
+    missing: str = "error",
+    section_weights: Mapping[str, float] | None = None,
 ) -> SectionScores:
-    """Aggregate subset accuracies into sections, then average the sections equally.
+    """Aggregate subset accuracies into sections, then the sections into ``overall``.
 
-    ``weighting="count"`` weights each subset by its number of used pairs (RewardBench's
-    ``calculate_scores_per_section`` weights by example count); ``"equal"`` gives every subset of a
-    section the same weight. A section naming a subset absent from ``subset_results`` is an error;
-    subsets not named by any section are simply not aggregated. Values are fractions, not percent.
+    Subset weights inside a section (``weighting``):
+
+    - ``"count"``: the subset's number of used pairs (needs AccuracyResult values);
+    - ``"equal"``: every subset the same;
+    - ``"rewardbench"``: RewardBench's published example counts
+      (:data:`~metricrm.meta.rewardbench.REWARDBENCH_EXAMPLE_COUNTS`; e.g. math-prm counts 984
+      though it has 447 pairs) and weight 1 for each prior set;
+    - a mapping subset -> weight (custom weights; every used subset needs one).
+
+    ``missing="error"`` refuses a section naming a subset absent from ``subset_results``;
+    ``"skip"`` leaves such subsets (and subsets whose value is NaN) out and renormalises the
+    section over the rest, as RewardBench's ``calculate_scores_per_section`` does; a section left
+    with nothing is NaN and, under "skip", left out of ``overall`` (renormalised over the others).
+    ``section_weights`` (default: equal) weigh the sections in ``overall``; RewardBench weighs its
+    four sections 1 and the prior sets 0.5. Values are fractions, not percent.
     """
     who = "section_scores"
-    _checks.choice(who, "weighting", weighting, ("count", "equal"))
+    _checks.choice(who, "missing", missing, ("error", "skip"))
+    scheme = _subset_weights(who, weighting)
     if not sections:
         raise _checks.ScorerInputError(f"{who}: expected at least one section (got none)")
+    if section_weights is None:
+        sw = {sec: 1.0 for sec in sections}
+    else:
+        if set(section_weights) != set(sections):
+            raise _checks.ScorerConfigError(
+                f"{who}: `section_weights` must name exactly the sections {sorted(sections)} "
+                f"(got {sorted(section_weights)})"
+            )
+        sw = {}
+        for sec, w in section_weights.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+                raise _checks.ScorerConfigError(
+                    f"{who}: weight of section {sec!r} must be a number > 0 (got {w!r})"
+                )
+            sw[sec] = float(w)
     scores: dict[str, float] = {}
     weights: dict[str, dict[str, float]] = {}
+    left_out: dict[str, list[str]] = {}
     for section, members in sections.items():
         if isinstance(members, str) or not members:
             raise _checks.ScorerInputError(
                 f"{who}: section {section!r} must list one or more subset names (got {members!r})"
             )
-        missing = [m for m in members if m not in subset_results]
-        if missing:
+        absent = [m for m in members if m not in subset_results]
+        if absent and missing == "error":
             raise _checks.ScorerInputError(
-                f"{who}: section {section!r} names subsets with no results: {missing} "
-                f"(available: {sorted(subset_results)})"
+                f"{who}: section {section!r} names subsets with no results: {absent} "
+                f"(available: {sorted(subset_results)}); pass missing='skip' to leave them out"
             )
-        w = {m: float(subset_results[m].n_used) if weighting == "count" else 1.0 for m in members}
+        values: dict[str, float] = {}
+        w: dict[str, float] = {}
+        for m in members:
+            if m in absent:
+                continue
+            value, n_used = _subset_value(who, m, subset_results[m])
+            if scheme == "count":
+                if n_used is None:
+                    raise _checks.ScorerInputError(
+                        f"{who}: weighting='count' needs AccuracyResult values with pair counts; "
+                        f"subset {m!r} is a plain number (use another weighting)"
+                    )
+                weight = float(n_used)
+            elif scheme == "equal":
+                weight = 1.0
+            elif m in scheme:
+                weight = float(scheme[m])
+            else:
+                raise _checks.ScorerConfigError(
+                    f"{who}: no weight for subset {m!r} in the given weighting "
+                    f"(weights known for {sorted(scheme)})"
+                )
+            if np.isnan(value) and weight > 0 and missing == "skip":
+                absent.append(m)
+                continue
+            values[m], w[m] = value, weight
         total = sum(w.values())
         if total == 0:
             scores[section] = float("nan")
         else:
-            acc = sum(w[m] * subset_results[m].value for m in members if w[m] > 0)
-            scores[section] = float(acc / total)
-        weights[section] = {m: (w[m] / total if total else 0.0) for m in members}
-    overall = float(np.mean(list(scores.values())))
-    return SectionScores(sections=scores, overall=overall, weights=weights)
+            scores[section] = float(sum(w[m] * values[m] for m in w if w[m] > 0) / total)
+        weights[section] = {m: (w[m] / total if total else 0.0) for m in w}
+        left_out[section] = absent
+    used = {sec: sw[sec] for sec in sections if missing == "error" or not np.isnan(scores[sec])}
+    norm = sum(used.values())
+    overall = float(sum(sw[sec] * scores[sec] for sec in used) / norm) if norm else float("nan")
+    return SectionScores(
+        sections=scores,
+        overall=overall,
+        weights=weights,
+        section_weights={sec: (used.get(sec, 0.0) / norm if norm else 0.0) for sec in sections},
+        missing=left_out,
+    )
 
 
 # -------------------------------------------------------------------------------- best of n
@@ -326,6 +439,91 @@ def rmbench_matrix(chosen: Any, rejected: Any, *, score_ties: str = "loss") -> S
         average=float(np.mean([hard, normal, easy])),
         counts=counts,
     )
+
+
+RMBENCH_DIFFICULTIES = ("hard", "normal", "easy")
+#: RM-Bench reports its two safety files as one "safety" domain.
+RMBENCH_DOMAIN_MERGE: Mapping[str, str] = {
+    "safety-refuse": "safety",
+    "safety-response": "safety",
+}
+
+
+@dataclass(frozen=True)
+class RMBenchTotals:
+    """RM-Bench's totals: per (merged) domain the mean outcome of its hard, normal and easy pairs
+    and their mean (``domains[d]["average"]``); the totals are equal-weight means over domains.
+    ``n_pairs[d]`` counts the pairs used in each domain (NaN outcomes are left out)."""
+
+    hard: float
+    normal: float
+    easy: float
+    average: float
+    domains: dict[str, dict[str, float]]
+    n_pairs: dict[str, int]
+
+
+def rmbench_totals(
+    outcomes: Any,
+    domains: Any,
+    difficulty: Any,
+    *,
+    merge: Mapping[str, str] | None = RMBENCH_DOMAIN_MERGE,
+) -> RMBenchTotals:
+    """RM-Bench's hard / normal / easy / average totals from per-pair outcomes.
+
+    ``outcomes`` (1, 0, 0.5 or NaN = excluded; RM-Bench itself scores ``chosen > rejected``, so
+    build them with ``score_ties="loss"``), ``domains`` and ``difficulty`` ("hard", "normal",
+    "easy") hold one entry per pair, e.g. the 9 style pairs of every prompt as
+    :func:`metricrm.data.load_rm_bench` gives them. Domains are first renamed by ``merge``
+    (default: the two safety files form "safety", as in RM-Bench's tables); each merged domain's
+    accuracy per difficulty is the mean of its pairs of that difficulty (for complete prompts, the
+    mean of the matching cells of :func:`rmbench_matrix`); each total is the plain mean over
+    domains, and ``average`` the mean of hard, normal and easy. Pooling every pair instead (one
+    mean over all domains) weighs domains by their size, which RM-Bench does not.
+    """
+    who = "rmbench_totals"
+    o = _checks.as_float_array(who, "outcomes", outcomes, allow_nan=True)
+    n = o.size
+    _checks.non_empty(who, n, "pairs")
+    dom_names, dom_codes = _checks.labels(who, "domains", domains, n)
+    diff_names, diff_codes = _checks.labels(who, "difficulty", difficulty, n)
+    bad = [str(d) for d in diff_names if d not in RMBENCH_DIFFICULTIES]
+    if bad:
+        first = int(np.flatnonzero(np.isin(np.asarray(difficulty, dtype=object), bad))[0])
+        raise _checks.ScorerInputError(
+            f"{who}: `difficulty` must be one of {RMBENCH_DIFFICULTIES} (got {bad}; first at "
+            f"pair {first})"
+        )
+    if merge is not None and not isinstance(merge, Mapping):
+        raise _checks.ScorerConfigError(
+            f"{who}: `merge` must be a mapping domain -> merged domain or None "
+            f"(got {type(merge).__name__})"
+        )
+    rename = dict(merge or {})
+    merged = np.array([rename.get(str(d), str(d)) for d in dom_names], dtype=object)[dom_codes]
+    diff = diff_names.astype(object)[diff_codes]
+    per_domain: dict[str, dict[str, float]] = {}
+    n_pairs: dict[str, int] = {}
+    for d in sorted(set(merged)):
+        in_d = merged == d
+        row: dict[str, float] = {}
+        for level in RMBENCH_DIFFICULTIES:
+            sel = in_d & (diff == level) & ~np.isnan(o)
+            if not sel.any():
+                raise _checks.ScorerInputError(
+                    f"{who}: domain {d!r} has no {level!r} pair with an outcome; expected every "
+                    "domain to have hard, normal and easy pairs"
+                )
+            row[level] = float(o[sel].mean())
+        row["average"] = float(np.mean([row[level] for level in RMBENCH_DIFFICULTIES]))
+        per_domain[d] = row
+        n_pairs[d] = int((in_d & ~np.isnan(o)).sum())
+    totals = {
+        k: float(np.mean([per_domain[d][k] for d in per_domain]))
+        for k in (*RMBENCH_DIFFICULTIES, "average")
+    }
+    return RMBenchTotals(**totals, domains=per_domain, n_pairs=n_pairs)
 
 
 # ------------------------------------------------------------------------------- WMT tau-like

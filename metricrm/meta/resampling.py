@@ -92,17 +92,22 @@ _ROW_CORR: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def system_level(corr: str | Callable[..., Any] = "pearson") -> SumStatistic:
+def system_level(
+    corr: str | Callable[..., Any] = "pearson", cells: str = "scored"
+) -> SumStatistic:
     """System-level correlation over resampled segments.
 
     Takes ``(metric_columns, human_columns)``, both (n_segments, n_systems) (the transposes of
     systems-by-segments matrices): the metric comes first, like the scorer-specific array in
-    :func:`paired_permutation_test`. A NaN human cell is left out of that system's human *and*
-    metric mean. ``corr`` is "pearson", "spearman" or "kendall" (tau-b; no batched form, so
-    its finalize loops over resamples), or any function ``corr(human, metric)`` with the scipy
-    contract (a result with ``.statistic``, or a number), called once per resample on the
-    means of the systems that have at least one human score in it.
+    :func:`paired_permutation_test`. A NaN human cell is left out of that system's human mean,
+    and of its metric mean with ``cells="scored"`` (the default); ``cells="all"`` averages the
+    metric over every segment of the resample (WMT's system scores). ``corr`` is "pearson",
+    "spearman" or "kendall" (tau-b; no batched form, so its finalize loops over resamples), or
+    any function ``corr(human, metric)`` with the scipy contract (a result with
+    ``.statistic``, or a number), called once per resample on the means of the systems that
+    have at least one human score in it.
     """
+    _checks.choice("system_level", "cells", cells, ("scored", "all"))
     if callable(corr):
         corr_fn = corr
 
@@ -114,23 +119,27 @@ def system_level(corr: str | Callable[..., Any] = "pearson") -> SumStatistic:
                 out[idx] = float(getattr(value, "statistic", value))
             return out
 
-        name = getattr(corr, "__name__", "custom")
+        label = getattr(corr, "__name__", "custom")
     else:
         _checks.choice("system_level", "corr", corr, tuple(_ROW_CORR))
-        row_corr, name = _ROW_CORR[corr], corr
+        row_corr, label = _ROW_CORR[corr], corr
+    every = cells == "all"
 
     def features(metric_cols: np.ndarray, human_cols: np.ndarray) -> np.ndarray:
         h = np.asarray(human_cols, dtype=np.float64)
         m = np.asarray(metric_cols, dtype=np.float64)
         avail = ~np.isnan(h)
-        return np.concatenate([np.where(avail, h, 0.0), np.where(avail, m, 0.0), avail], axis=1)
+        m_used = m if every else np.where(avail, m, 0.0)
+        m_count = np.ones_like(m) if every else avail
+        return np.concatenate([np.where(avail, h, 0.0), avail, m_used, m_count], axis=1)
 
     def finalize(sums: np.ndarray) -> np.ndarray:
-        s_h, s_m, count = np.split(sums, 3, axis=-1)
+        s_h, c_h, s_m, c_m = np.split(sums, 4, axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return row_corr(s_h / count, s_m / count)
+            return row_corr(s_h / c_h, s_m / c_m)
 
-    return SumStatistic(features, finalize, name=f"system_{name}")
+    name = f"system_{label}" if not every else f"system_{label}_all_cells"
+    return SumStatistic(features, finalize, name=name)
 
 
 # ------------------------------------------------------------------------------------- drawing
@@ -466,12 +475,44 @@ def permutation_distribution(
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """Stop a permutation test once its decision is clear.
+
+    After every ``block`` resamples the running estimate p_hat = hits / used is checked; the test
+    stops when p_hat < ``low`` (clearly significant) or p_hat > ``high`` (clearly not), and the
+    p-value is computed from the resamples used so far. The resamples are the first rows of the
+    same draws a full run would use, so a seed gives the same result every time.
+    mt-metrics-eval's ``PermutationSigDiffParams``: low 0.02, high 0.5, block 1000 (100 in its
+    ``tasks``, as used for the WMT tables).
+    """
+
+    block: int = 100
+    low: float = 0.02
+    high: float = 0.5
+
+    def __post_init__(self) -> None:
+        who = "EarlyStopping"
+        _checks.positive_int(who, "block", self.block)
+        for name in ("low", "high"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise _checks.ScorerConfigError(
+                    f"{who}: `{name}` must be a number in [0, 1] (got {v!r})"
+                )
+        if not self.low < self.high:
+            raise _checks.ScorerConfigError(
+                f"{who}: expected low < high (got low={self.low}, high={self.high})"
+            )
+
+
+@dataclass(frozen=True)
 class PermutationResult:
     """Observed ``statistic(a) - statistic(b)`` and its permutation p-value.
 
-    For ``alternative="greater"`` the p-value is (1 + #{permuted >= observed}) / (1 + n_resamples)
-    (the +1 keeps it a valid p-value, never 0); "less" mirrors it; "two-sided" compares absolute
-    values.
+    For ``alternative="greater"`` the p-value is (1 + #{permuted >= observed}) / (1 + n_used)
+    (the +1 keeps it a valid p-value, never 0; ``plus_one=False`` gives mt-metrics-eval's
+    #{permuted >= observed} / n_used); "less" mirrors it; "two-sided" compares absolute values.
+    ``n_used`` resamples entered the p-value: fewer than ``n_resamples`` after early stopping.
     """
 
     difference: float
@@ -479,17 +520,58 @@ class PermutationResult:
     alternative: str
     n_resamples: int
     distribution: np.ndarray = field(repr=False)
+    n_used: int = 0
 
 
-def _pvalue(null: np.ndarray, observed: float, alternative: str) -> float:
+def _hits(null: np.ndarray, observed: float, alternative: str) -> int:
     tol = 1e-12 * max(1.0, abs(observed))  # rounding must not turn a tie into a miss
     if alternative == "greater":
-        hits = np.count_nonzero(null >= observed - tol)
-    elif alternative == "less":
-        hits = np.count_nonzero(null <= observed + tol)
-    else:
-        hits = np.count_nonzero(np.abs(null) >= abs(observed) - tol)
-    return float((1.0 + hits) / (1.0 + null.size))
+        return int(np.count_nonzero(null >= observed - tol))
+    if alternative == "less":
+        return int(np.count_nonzero(null <= observed + tol))
+    return int(np.count_nonzero(np.abs(null) >= abs(observed) - tol))
+
+
+def _pvalue(null: np.ndarray, observed: float, alternative: str, plus_one: bool = True) -> float:
+    hits = _hits(null, observed, alternative)
+    if plus_one:
+        return float((1.0 + hits) / (1.0 + null.size))
+    return float(hits / null.size)
+
+
+def _check_early(who: str, early_stopping: Any) -> EarlyStopping | None:
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise _checks.ScorerConfigError(
+            f"{who}: `early_stopping` must be None or an EarlyStopping "
+            f"(got {type(early_stopping).__name__})"
+        )
+    return early_stopping
+
+
+def run_with_early_stopping(
+    null_block: Callable[[int, int], np.ndarray],
+    n_resamples: int,
+    observed: float,
+    alternative: str,
+    early_stopping: EarlyStopping | None,
+) -> np.ndarray:
+    """The null distribution of resamples [0, stop), evaluated block by block by
+    ``null_block(start, stop)`` until the :class:`EarlyStopping` rule (if any) fires."""
+    if early_stopping is None:
+        return np.asarray(null_block(0, n_resamples), dtype=np.float64)
+    parts: list[np.ndarray] = []
+    hits = used = 0
+    while used < n_resamples:
+        stop = min(used + early_stopping.block, n_resamples)
+        part = np.asarray(null_block(used, stop), dtype=np.float64)
+        parts.append(part)
+        hits += _hits(part, observed, alternative)
+        used = stop
+        if used % early_stopping.block == 0:
+            p_hat = hits / used
+            if p_hat < early_stopping.low or p_hat > early_stopping.high:
+                break
+    return np.concatenate(parts)
 
 
 def paired_permutation_test(
@@ -502,6 +584,8 @@ def paired_permutation_test(
     alternative: str = "greater",
     standardize: bool = False,
     method: str = "indices",
+    plus_one: bool = True,
+    early_stopping: EarlyStopping | None = None,
 ) -> PermutationResult:
     """Is ``statistic(a, *shared)`` larger than ``statistic(b, *shared)`` beyond chance?
 
@@ -515,10 +599,14 @@ def paired_permutation_test(
     ``method="counts"`` (a :class:`SumStatistic` only) draws, for each distinct non-zero row of
     feature differences, how many of its items are swapped from a Binomial(count, 1/2): the
     same null distribution with far fewer draws when outcomes take few values.
+
+    ``plus_one`` and ``early_stopping`` (an :class:`EarlyStopping`): see :class:`PermutationResult`
+    and :class:`EarlyStopping`; mt-metrics-eval uses ``plus_one=False`` with early stopping.
     """
     who = "paired_permutation_test"
     _checks.generator(who, rng)
     n_resamples = _checks.positive_int(who, "n_resamples", n_resamples)
+    early_stopping = _check_early(who, early_stopping)
     _checks.choice(who, "alternative", alternative, ("greater", "less", "two-sided"))
     _checks.choice(who, "method", method, ("indices", "counts"))
     arrs, n = _prepare(who, [a, b, *shared])
@@ -536,15 +624,28 @@ def paired_permutation_test(
         delta = fb - fa
         rows, counts = np.unique(delta[(delta != 0).any(axis=1)], axis=0, return_counts=True)
         moved = rng.binomial(counts, 0.5, size=(n_resamples, counts.size)).astype(np.float64) @ rows
-        null = np.asarray(
+        full = np.asarray(
             statistic.finalize(fa.sum(axis=0) + moved) - statistic.finalize(fb.sum(axis=0) - moved),
             dtype=np.float64,
         )
+
+        def null_block(start: int, stop: int) -> np.ndarray:
+            return full[start:stop]
+
     else:
         masks = permutation_masks(n, n_resamples, rng)
-        null = permutation_distribution(statistic, a_arr, b_arr, arrs[2:], masks)
+
+        def null_block(start: int, stop: int) -> np.ndarray:
+            return permutation_distribution(statistic, a_arr, b_arr, arrs[2:], masks[start:stop])
+
+    null = run_with_early_stopping(null_block, n_resamples, observed, alternative, early_stopping)
     return PermutationResult(
-        observed, _pvalue(null, observed, alternative), alternative, n_resamples, null
+        observed,
+        _pvalue(null, observed, alternative, plus_one),
+        alternative,
+        n_resamples,
+        null,
+        n_used=int(null.size),
     )
 
 
@@ -556,15 +657,21 @@ def permutation_pvalue_matrix(
     n_resamples: int = 1000,
     standardize: bool = False,
     higher_is_better: bool = True,
+    plus_one: bool = True,
+    early_stopping: EarlyStopping | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Statistic of every candidate and the (k, k) matrix p[i, j] of one-sided paired permutation
     p-values for "candidate i is better than candidate j" (NaN diagonal).
 
-    One swap-mask matrix is drawn and reused for every pair, as WMT's implementation does.
+    One swap-mask matrix is drawn and reused for every pair, as WMT's implementation does. With
+    ``early_stopping`` each pair stops on the p-value of "the better of the two (by statistic) is
+    better"; both directions then use the same resamples. ``plus_one``: see
+    :class:`PermutationResult`.
     """
     who = "permutation_pvalue_matrix"
     _checks.generator(who, rng)
     n_resamples = _checks.positive_int(who, "n_resamples", n_resamples)
+    early_stopping = _check_early(who, early_stopping)
     k = len(candidates)
     if k < 2:
         raise _checks.ScorerInputError(f"{who}: expected at least 2 candidates (got {k})")
@@ -578,10 +685,17 @@ def permutation_pvalue_matrix(
     p = np.full((k, k), np.nan)
     for i in range(k):
         for j in range(i + 1, k):
-            null = sign * permutation_distribution(
-                statistic, cands[i], cands[j], shared_arrs, masks
-            )
             observed = sign * (values[i] - values[j])
-            p[i, j] = _pvalue(null, observed, "greater")
-            p[j, i] = _pvalue(null, observed, "less")
+
+            def null_block(start: int, stop: int, i: int = i, j: int = j) -> np.ndarray:
+                return sign * permutation_distribution(
+                    statistic, cands[i], cands[j], shared_arrs, masks[start:stop]
+                )
+
+            leader = "greater" if observed >= 0 else "less"
+            null = run_with_early_stopping(
+                null_block, n_resamples, observed, leader, early_stopping
+            )
+            p[i, j] = _pvalue(null, observed, "greater", plus_one)
+            p[j, i] = _pvalue(null, observed, "less", plus_one)
     return values, p

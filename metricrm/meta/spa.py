@@ -9,6 +9,12 @@ As in the reference implementation (mt-metrics-eval ``pce.py``): each permutatio
 by segment, which of the two systems a score belongs to; the same sign matrix is used for every
 system pair and for both the human and the metric test; p = (number of permuted deltas >=
 observed delta) / n_resamples, without the +1 correction.
+
+Ties are exact: a permuted delta that equals the observed one counts as ">=" even when
+floating-point rounding puts it a hair below (the signed sums are formed in another order than
+the observed sums). The tolerance is relative to the size of the sums, ``_TIE_RTOL`` times the
+summed absolute scores of the two systems: far above rounding error (a few ``eps`` per
+segment), far below any difference a score resolution can express.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from . import _checks
+
+_TIE_RTOL = 1e-11  # relative to sum(|scores|) of the two systems; see the module docstring
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,16 @@ def permutation_signs(n_segments: int, n_resamples: int, rng: np.random.Generato
 
 def pairwise_system_pvalues(scores: Any, signs: np.ndarray) -> np.ndarray:
     """p[i, j]: share of sign flips whose permuted delta of system sums is >= the observed
-    ``sum(scores[i]) - sum(scores[j])`` (one-sided, "i better than j"); NaN on the diagonal."""
+    ``sum(scores[i]) - sum(scores[j])`` (one-sided, "i better than j"; an exact tie counts, see
+    the module docstring); NaN on the diagonal."""
     s = np.asarray(scores, dtype=np.float64)
     totals = s.sum(axis=1)
     partial = signs @ s.T  # (n_resamples, n_systems): signed sum of each system's scores
     observed = totals[:, None] - totals[None, :]
     null = partial[:, :, None] - partial[:, None, :]
-    p = (null >= observed[None]).mean(axis=0)
+    size = np.abs(s).sum(axis=1)
+    tol = _TIE_RTOL * np.maximum(1.0, size[:, None] + size[None, :])
+    p = (null >= (observed - tol)[None]).mean(axis=0)
     np.fill_diagonal(p, np.nan)
     return p
 
