@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,8 +90,12 @@ def test_score_pointwise_matches_direct_scoring(tmp_path, capsys, fmt):
                  "--no-progress"])
     assert code == 0, capsys.readouterr().err
     table = read_table(out)
-    assert list(table.columns) == ["id", "system", "chrf", "bleu"]
+    inputs = list(_item_records()[0])
+    stats = [f"chrf.{k}" for k in mr.get_scorer("chrf", word_order=2).stat_keys]
+    assert list(table.columns)[: len(inputs)] == inputs  # the input columns first
+    assert {"chrf", "bleu", *stats} <= set(table.columns)
     assert table["id"].tolist() == [it.id for it in ITEMS]
+    assert table["response"].tolist() == [it.response for it in ITEMS]
     refs = [list(it.references) for it in ITEMS]
     hyps = [it.response for it in ITEMS]
     chrf = mr.get_scorer("chrf", word_order=2).score(hyps, references=refs)
@@ -126,7 +131,7 @@ def test_score_preference_pairs_gives_chosen_rejected_and_margin(tmp_path):
     assert main(["score", str(src), "-s", "length_chars", "-o", str(out), "--no-progress"]) == 0
     table = read_table(out)
     assert list(table.columns) == [
-        "id", "subset", "label",
+        *_pair_records()[0],
         "length_chars.chosen", "length_chars.rejected", "length_chars.margin",
     ]
     assert table["length_chars.chosen"].tolist() == [float(len(p.chosen)) for p in PAIRS]
@@ -205,7 +210,7 @@ def test_scoring_failure_midway_writes_nothing(tmp_path, capsys):
         mr.unregister_scorer("fails_on_boom")
     assert code == 2
     err = capsys.readouterr().err
-    assert "scoring failed in the chunk of items 4..5" in err
+    assert "scoring failed in a chunk of items 4..5" in err
     assert "[item numbers count the input records from 0]" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
@@ -215,9 +220,6 @@ BAD_LINES = [
      '{"response": "broken", "references": [\n', "line 3: invalid or truncated JSON"),
     ('{"response": "fine", "references": ["ok"]}\n\n{"hyp": "x", "references": ["ok"]}\n',
      "line 3: missing column 'response'"),
-    ('{"response": "fine", "references": ["ok"]}\n{"response": "a", "references": ["b"]}\n'
-     '{"response": "  ", "references": ["ok"]}\n',
-     "line 3: expected `response` to be non-empty text"),
     ('{"response": "fine", "references": ["ok"]}\n{"response": "a", "references": ["b"]}\n'
      '{"response": "c", "references": [1]}\n',
      "line 3: column 'references': expected a reference text or a list of texts"),
@@ -240,10 +242,13 @@ def test_bad_input_line_exits_2_without_output(tmp_path, capsys, text, expected,
 def test_bad_csv_row_names_its_line(tmp_path, capsys):
     src = tmp_path / "in.csv"
     src.write_text('response,references\nfine,ok\n"two\nlines",ok\n,ok\n', encoding="utf-8")
-    assert main(["score", str(src), "-s", "chrf", "-o", str(tmp_path / "o.csv")]) == 2
+    assert main(["score", str(src), "-s", "bertscore_f1", "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
-    assert f"{src}: line 5: expected `response` to be non-empty text" in err
+    assert f"bertscore_f1: {src}: line 5: expected a non-empty response" in err
     assert not (tmp_path / "o.csv").exists()
+    # a scorer that can score an empty response does: chrF gives it 0
+    assert main(["score", str(src), "-s", "chrf", "-o", str(tmp_path / "o.csv")]) == 0
+    assert read_table(tmp_path / "o.csv")["chrf"].tolist()[-1] == 0.0
 
 
 def test_missing_references_for_a_reference_metric(tmp_path, capsys):
@@ -358,3 +363,109 @@ def test_demo_with_bertscore(capsys):
         accuracy = float(_row(out, name.split()[0])[1 if " " not in name else 2])
         assert 0.0 <= accuracy <= 1.0
     assert "lm_judge|" in out and "smollm2-135m-instruct" in out
+
+
+def test_score_keeps_inputs_details_and_signatures(tmp_path, capsys):
+    """`score` writes the input columns, every scorer's details and, beside the table (or in
+    Parquet's metadata), each scorer's signature; --no-inputs writes identifying columns only."""
+    from metricrm.core.results_io import read_metadata
+
+    src = _write_jsonl(tmp_path / "items.jsonl", _item_records())
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / f"o.{fmt}"
+        assert main(["score", str(src), "-s", "chrf", "-o", str(out), "--no-cache"]) == 0
+        table = read_table(out)
+        result = mr.get_scorer("chrf").score(
+            [it.response for it in ITEMS], references=[list(it.references) for it in ITEMS]
+        )
+        for key, values in result.details.items():
+            assert table[f"chrf.{key}"].tolist() == values.tolist()
+        refs = table["references"].tolist()
+        expected = [list(it.references) for it in ITEMS]
+        assert [json.loads(r) for r in refs] == expected if fmt == "csv" else (
+            [list(r) for r in refs] == expected
+        )
+        meta = read_metadata(out)
+        assert meta["scorers"] == {"chrf": result.signature} and meta["kind"] == "pointwise"
+    assert (tmp_path / "o.csv.meta.json").is_file() and not (tmp_path / "o.parquet.meta.json").exists()
+    assert main(["score", str(src), "-s", "chrf", "-o", str(tmp_path / "ids.csv"), "--no-cache",
+                 "--no-inputs"]) == 0  # fmt: skip
+    assert list(read_table(tmp_path / "ids.csv").columns)[:3] == ["id", "system", "chrf"]
+
+
+def test_score_uses_the_cache_and_resumes(tmp_path, capsys):
+    src = _write_jsonl(tmp_path / "items.jsonl", _item_records())
+    args = ["score", str(src), "-s", "chrf", "-s", "length_chars", "-o", str(tmp_path / "o.csv"),
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    assert main(args) == 0
+    assert f"cache: {2 * len(ITEMS)} newly scored, 0 from cache" in capsys.readouterr().out
+    first = read_table(tmp_path / "o.csv")
+    assert main(args) == 0
+    assert f"cache: 0 newly scored, {2 * len(ITEMS)} from cache" in capsys.readouterr().out
+    assert read_table(tmp_path / "o.csv").equals(first)
+
+
+class _InterruptedOnSecondChunk(mr.BaseScorer):
+    """Test scorer: the user presses Ctrl-C while it scores its second chunk."""
+
+    name = "interrupted"
+    uses_inputs = frozenset()
+    calls = 0
+
+    def _score(self, responses, *, references, prompts, sources):
+        type(self).calls += 1
+        if type(self).calls == 2:
+            raise KeyboardInterrupt
+        return mr.ScoreOutput([float(len(r)) for r in responses])
+
+
+def test_ctrl_c_prints_one_line_and_keeps_finished_chunks(tmp_path, capsys):
+    src = _write_jsonl(tmp_path / "in.jsonl", [{"response": f"text {i}"} for i in range(6)])
+    mr.register_scorer("interrupted", _InterruptedOnSecondChunk)
+    try:
+        code = main(["score", str(src), "-s", "interrupted", "-o", str(tmp_path / "o.csv"),
+                     "--chunk-size", "2", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    finally:
+        mr.unregister_scorer("interrupted")
+    err = capsys.readouterr().err
+    assert code == 130 and err.count("\n") == 1
+    assert err.startswith("metricrm: interrupted; 2 newly scored items are kept in the score cache")
+    assert mr.ScoreCache(tmp_path / "cache").count() == 2
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_score_checks_the_output_before_scoring(tmp_path, capsys):
+    src = _write_jsonl(tmp_path / "in.jsonl", _item_records())
+    mr.register_scorer("interrupted", _InterruptedOnSecondChunk)
+    _InterruptedOnSecondChunk.calls = 5  # would never interrupt; counts calls
+    try:
+        for out, message in [
+            (tmp_path / "missing" / "o.csv", "the folder"),
+            (tmp_path / "o.xlsx", "cannot tell the table format"),
+            (src, "is the input file"),
+        ]:
+            code = main(["score", str(src), "-s", "interrupted", "-o", str(out)])
+            assert code == 2 and message in capsys.readouterr().err
+    finally:
+        mr.unregister_scorer("interrupted")
+    assert _InterruptedOnSecondChunk.calls == 5  # nothing was scored
+
+
+def test_no_progress_bars_in_logs(tmp_path):
+    """When stderr is a file (a batch job's log), neither our bars nor the model loaders'
+    "Loading weights" bars are written; the console script sits next to the interpreter."""
+    from .model_fixtures import tiny_reward_model_path
+
+    src = _write_jsonl(tmp_path / "in.jsonl", [{"response": f"answer {i}", "prompt": "q"}
+                                               for i in range(40)])  # fmt: skip
+    script = Path(sys.executable).with_name("metricrm")
+    args = [str(script), "score", str(src), "-s", "reward_model", "--set",
+            f"reward_model.model={json.dumps(tiny_reward_model_path())}", "-o",
+            str(tmp_path / "o.csv"), "--chunk-size", "4", "--no-cache"]  # fmt: skip
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        done = subprocess.run(args, stdout=fh, stderr=fh, timeout=300)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert "Loading weights" not in text and "it/s" not in text and "%|" not in text
+    assert (tmp_path / "o.csv").is_file()

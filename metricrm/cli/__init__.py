@@ -20,6 +20,15 @@ from . import demo, list_scorers, meta_eval, score
 SUBCOMMANDS = (list_scorers, score, demo, meta_eval)
 
 
+def quiet_model_loaders() -> None:
+    """No "Loading weights" or download bars from transformers and huggingface_hub: they read
+    this variable when first imported, and transformers is told directly if already loaded."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging = sys.modules.get("transformers.utils.logging")
+    if logging is not None:
+        logging.disable_progress_bar()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metricrm", description="Evaluation metrics and reward models behind one interface."
@@ -46,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"metricrm: error: --chunk-size must be at least 1 (got {args.chunk_size})",
               file=sys.stderr)  # fmt: skip
         return 2
+    if hasattr(args, "no_progress") and not sys.stderr.isatty():
+        args.no_progress = True  # a log file or a pipe: bars would only fill it with lines
     if getattr(args, "no_progress", False):
-        # Model-loading bars (transformers, huggingface_hub) follow this when first imported.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        quiet_model_loaders()
     try:
         return args.func(args)
     except (MetricRMError, OSError) as exc:  # OSError: unreadable input, missing output folder

@@ -62,3 +62,15 @@ def show_warning(
 ) -> None:
     """``warnings.showwarning`` replacement: one ``metricrm: warning: ...`` line on stderr."""
     print(f"metricrm: warning: {message}", file=sys.stderr)
+
+
+def add_progress_flag(parser: Any) -> None:
+    """``--no-progress`` (alias ``--quiet``): no progress bars, ours or the model loaders'.
+    Bars are off anyway when stderr is not a terminal (batch jobs, logs)."""
+    parser.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="no_progress",
+        action="store_true",
+        help="no progress bars (also off when stderr is not a terminal)",
+    )

@@ -14,7 +14,7 @@ import metricrm as mr
 from .. import meta
 from ..core.batching import record_inputs, score_pairs
 from ..core.errors import MetricRMError
-from .common import format_number, format_table
+from .common import add_progress_flag, format_number, format_table
 
 DEMO_REFERENCE_SCORERS = (
     "bleu", "chrf", "chrf++", "ter", "rougeL", "token_f1", "length_tokens", "bertscore_f1",
@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="skip every model: BERTScore, the SmolLM2 judge and log-prob, the trained head",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(p)
     p.set_defaults(func=cmd_demo)
 
 

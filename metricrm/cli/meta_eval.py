@@ -41,7 +41,7 @@ from ..study.meta_evaluate import (
     PREFERENCE_STATISTICS,
     meta_evaluate,
 )
-from .common import format_table, parse_settings, show_warning
+from .common import add_progress_flag, format_table, parse_settings, show_warning
 
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
@@ -169,7 +169,7 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="items per scorer call, and per cache write (default 256)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_flag(p)
     p.set_defaults(func=cmd_meta_eval)
 
 
@@ -246,7 +246,7 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
 def _check_outputs(study: Study) -> None:
     """Fail on a bad suffix or a missing folder before any scoring."""
     for flag, path in (("--output", study.output), ("--json", study.json)):
-        if not path:
+        if not path or (flag == "--output" and path == "-"):
             continue
         if flag == "--output":
             table_format(path, who="--output")
@@ -440,7 +440,10 @@ def cmd_meta_eval(args: argparse.Namespace) -> int:
     note = " (cache off)" if cache is False else ""
     print(f"\nscored {stats.computed} new items, {stats.hits} from cache{note}")
     written = []
-    if study.output:
+    if study.output == "-":
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        written.append("the table to stdout (CSV)")
+    elif study.output:
         written.append(str(write_table(frame, study.output)))
     if study.json:
         sizes = {n: len(r) for n, r in data.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,11 +12,14 @@ from typing import Any
 
 import metricrm as mr
 
+from ..core.batching import score_in_chunks, score_with_cache
+from ..core.cache import CacheStats, ScoreCache
 from ..core.errors import DataFormatError, MetricRMError, ScorerConfigError, ScorerInputError
 from ..core.records import POINTWISE_FIELDS, PREFERENCE_FIELDS, is_messages
-from ..core.results_io import table_format, write_table
-from ..data.tables import read_source
-from .common import parse_settings
+from ..core.results_io import metadata_path, table_format, write_table
+from ..core.versions import version_label
+from ..data.tables import Table, read_source
+from .common import add_progress_flag, parse_settings
 
 
 def add_parser(sub: Any) -> None:
@@ -62,11 +66,24 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--chunk-size",
         type=int,
-        default=256,
+        default=None,
         metavar="N",
-        help="items per scorer call (default 256)",
+        help="items per scorer call and per cache write (default: the scorer's own, 16 for "
+        "causal LMs, 64 for reward models, 256 otherwise)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-inputs",
+        action="store_true",
+        help="write only identifying columns and the scores, not every input column",
+    )
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="do not use the score cache")
+    add_progress_flag(p)
     p.set_defaults(func=cmd_score)
 
 
@@ -104,15 +121,15 @@ def _expand_json_references(refs: tuple[str, ...], where: str) -> tuple[str, ...
 
 
 def _check_record(record: Any, kind: str, where: str, is_csv: bool) -> Any:
-    """Checks the loaders leave to the CLI: responses and references must be non-empty text
-    (scorers refuse empty ones); a CSV cell may hold a JSON list of references."""
+    """Checks the loaders leave to the CLI: responses must be text or chat messages (an empty
+    one is left to the scorers: some score it, the others refuse it naming the record);
+    references non-empty text; a CSV cell may hold a JSON list of references."""
     fields = ("response",) if kind == "pointwise" else ("chosen", "rejected")
     for field in fields:
         value = getattr(record, field)
-        if not (is_messages(value) or (isinstance(value, str) and value.strip())):
+        if not (is_messages(value) or isinstance(value, str)):
             raise DataFormatError(
-                f"{where}: expected `{field}` to be non-empty text or a list of chat messages "
-                f"(got {value!r})"
+                f"{where}: expected `{field}` to be text or a list of chat messages (got {value!r})"
             )
     refs = _expand_json_references(record.references, where) if is_csv else record.references
     for ref in refs:
@@ -123,12 +140,15 @@ def _check_record(record: Any, kind: str, where: str, is_csv: bool) -> Any:
     return replace(record, references=refs) if refs != record.references else record
 
 
-def read_items(path: Path, kind: str, columns: dict[str, str]) -> tuple[str, list[str], list]:
+def read_items(
+    path: Path, kind: str, columns: dict[str, str]
+) -> tuple[str, list[str], list, Table]:
     """INPUT as pointwise items or preference pairs, through the generic loaders.
 
     ``kind="auto"`` picks preference pairs when the input has chosen and rejected columns.
-    Returns the kind, each record's location (``"<path>: line 3"``, for messages) and the
-    records. The rows are read once more than the loader needs, to name them in messages.
+    Returns the kind, each record's location (``"<path>: line 3"``, for messages), the
+    records and the input table (its columns go to the output). The rows are read once more
+    than the loader needs, to name them in messages and keep the input columns.
     """
     if not path.is_file():
         raise DataFormatError(f"{path}: no such input file")
@@ -148,7 +168,7 @@ def read_items(path: Path, kind: str, columns: dict[str, str]) -> tuple[str, lis
     where = [f"{path}: {location}" for location, _ in table.rows]
     is_csv = path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv"))
     records = [_check_record(r, kind, w, is_csv) for r, w in zip(records, where)]
-    return kind, where, records
+    return kind, where, records, table
 
 
 def _shared(values: list, where: list[str]) -> tuple[list | None, str | None]:
@@ -159,6 +179,14 @@ def _shared(values: list, where: list[str]) -> tuple[list | None, str | None]:
     return values, None
 
 
+def _id_columns(items: Sequence[Any], fields: Sequence[str]) -> dict[str, list]:
+    return {
+        f: [getattr(it, f) for it in items]
+        for f in fields
+        if any(getattr(it, f) is not None for it in items)
+    }
+
+
 def _score_all(
     scorers: list,
     where: list[str],
@@ -167,11 +195,14 @@ def _score_all(
     prompts: list,
     sources: list,
     *,
-    chunk_size: int,
+    cache: ScoreCache | None,
+    stats: CacheStats,
+    chunk_size: int | None,
     progress: bool,
     index_note: str,
 ) -> list:
-    """Score with every scorer; ``where`` names each response's input record."""
+    """Score with every scorer, through the score cache when there is one; ``where`` names
+    each response's input record."""
     refs, no_ref = _shared([list(r) or None for r in references], where)
     prompt_list, no_prompt = _shared(prompts, where)
     source_list, _ = _shared(sources, where)
@@ -187,30 +218,59 @@ def _score_all(
                 f"{scorer.name}: needs prompts, but {no_prompt} has none "
                 "(expected a `prompt` field)"
             )
-        try:
-            results.append(
-                mr.score_in_chunks(
-                    scorer,
-                    responses,
-                    references=refs,
-                    prompts=prompt_list,
-                    sources=source_list,
-                    chunk_size=chunk_size,
-                    progress=progress,
-                    desc=scorer.name,
+        if not getattr(scorer, "accepts_empty_responses", False):
+            empty = next((i for i, r in enumerate(responses) if _is_empty(r)), None)
+            if empty is not None:
+                raise ScorerInputError(
+                    f"{scorer.name}: {where[empty]}: expected a non-empty response (this scorer "
+                    "cannot score an empty one; length or reward scorers can)"
                 )
-            )
+        inputs = dict(references=refs, prompts=prompt_list, sources=source_list)
+        options = dict(chunk_size=chunk_size, progress=progress, desc=scorer.name)
+        try:
+            if cache is None:
+                result = score_in_chunks(scorer, responses, **inputs, **options)
+                stats.computed += len(responses)
+            else:
+                result = score_with_cache(
+                    scorer, responses, **inputs, cache=cache, stats=stats, **options
+                )
         except MetricRMError as exc:
             raise MetricRMError(f"{exc} [{index_note}]") from exc
+        results.append(result)
     return results
 
 
-def _id_columns(items: Sequence[Any], fields: Sequence[str]) -> dict[str, list]:
+def _is_empty(response: Any) -> bool:
+    if isinstance(response, str):
+        return not response.strip()
+    return not "".join(str(m.get("content", "")) for m in response).strip()
+
+
+def _cell(value: Any) -> Any:
+    """An input cell as a flat value: lists and dicts (references, chat messages) as JSON."""
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _input_columns(table: Table, flat: bool) -> dict[str, list]:
+    """Every input column, in input order (nested values as JSON text when ``flat``)."""
     return {
-        f: [getattr(it, f) for it in items]
-        for f in fields
-        if any(getattr(it, f) is not None for it in items)
+        c: [(_cell(row.get(c)) if flat else row.get(c)) for _, row in table.rows]
+        for c in table.columns
     }
+
+
+def _add(columns: dict[str, Any], name: str, values: Any, inputs: set[str]) -> None:
+    if name in inputs:
+        raise DataFormatError(
+            f"--output: the score column {name!r} would overwrite the input column of that "
+            "name; rename the input column or pass --no-inputs"
+        )
+    columns[name] = values
 
 
 def score_frame(
@@ -219,14 +279,23 @@ def score_frame(
     where: list[str],
     items: list,
     *,
-    chunk_size: int = 256,
+    table: Table | None = None,
+    flat_inputs: bool = False,
+    cache: ScoreCache | None = None,
+    stats: CacheStats | None = None,
+    chunk_size: int | None = None,
     progress: bool = True,
-):
-    """One row per item: identifying fields, then each scorer's score (preference: the
-    chosen and rejected scores and their margin, positive when the scorer prefers chosen)."""
+) -> tuple[Any, list]:
+    """One row per item: the input columns (``table``; else identifying fields), then each
+    scorer's score and details. Preference pairs get the chosen and rejected scores, their
+    margin (positive when the scorer prefers chosen) and the details of both sides. Returns the
+    frame and the scoring results."""
     import pandas as pd
 
-    opts = dict(chunk_size=chunk_size, progress=progress)
+    stats = stats if stats is not None else CacheStats()
+    opts = dict(cache=cache, stats=stats, chunk_size=chunk_size, progress=progress)
+    columns: dict[str, Any] = {} if table is None else _input_columns(table, flat_inputs)
+    inputs = set(columns)
     if kind == "pointwise":
         results = _score_all(
             scorers,
@@ -238,9 +307,13 @@ def score_frame(
             **opts,
             index_note="item numbers count the input records from 0",
         )
-        columns = _id_columns(items, ("id", "system", "group"))
-        columns.update({r.name: r.scores for r in results})
-        return pd.DataFrame(columns)
+        for field, values in _id_columns(items, ("id", "system", "group")).items():
+            columns.setdefault(field, values)
+        for r in results:
+            _add(columns, r.name, r.scores, inputs)
+            for key, values in r.details.items():
+                _add(columns, f"{r.name}.{key}", values, inputs)
+        return pd.DataFrame(columns), results
     # Chosen and rejected are scored in one call, so both see the same scorer state.
     n = len(items)
     results = _score_all(
@@ -254,16 +327,33 @@ def score_frame(
         index_note=f"items 0-{n - 1} are the chosen responses and {n}-{2 * n - 1} the rejected "
         "ones, in input order",
     )
-    columns = _id_columns(items, ("id", "subset"))
-    columns["label"] = [p.label for p in items]
+    for field, values in _id_columns(items, ("id", "subset")).items():
+        columns.setdefault(field, values)
+    columns.setdefault("label", [p.label for p in items])
     if any(p.meta.get("swapped") for p in items):  # label said the rejected text was better
-        columns["swapped"] = [bool(p.meta.get("swapped")) for p in items]
+        _add(columns, "swapped", [bool(p.meta.get("swapped")) for p in items], inputs)
     for r in results:
         chosen, rejected = r.scores[:n], r.scores[n:]
-        columns[f"{r.name}.chosen"] = chosen
-        columns[f"{r.name}.rejected"] = rejected
-        columns[f"{r.name}.margin"] = chosen - rejected if r.higher_is_better else rejected - chosen
-    return pd.DataFrame(columns)
+        _add(columns, f"{r.name}.chosen", chosen, inputs)
+        _add(columns, f"{r.name}.rejected", rejected, inputs)
+        margin = chosen - rejected if r.higher_is_better else rejected - chosen
+        _add(columns, f"{r.name}.margin", margin, inputs)
+        for key, values in r.details.items():
+            _add(columns, f"{r.name}.{key}.chosen", values[:n], inputs)
+            _add(columns, f"{r.name}.{key}.rejected", values[n:], inputs)
+    return pd.DataFrame(columns), results
+
+
+def _check_output(output: str, input_path: Path) -> None:
+    """A bad suffix, a missing folder or the input file itself fail before any scoring."""
+    if output == "-":
+        return
+    table_format(output, who="--output")
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise DataFormatError(f"--output: the folder {str(out.parent)!r} does not exist")
+    if out.exists() and out.resolve() == input_path.resolve():
+        raise DataFormatError(f"--output: {output} is the input file; choose another name")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -271,19 +361,50 @@ def cmd_score(args: argparse.Namespace) -> int:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ScorerConfigError(f"--scorer: {', '.join(dupes)} given more than once")
-    table_format(args.output, who="--output")  # fail on a bad suffix before any work
+    path = Path(args.input)
+    _check_output(args.output, path)
     settings = parse_settings(args.set, names)
     scorers = [mr.get_scorer(name, **settings.get(name, {})) for name in names]
-    path = Path(args.input)
-    kind, where, items = read_items(path, args.kind, parse_columns(args.columns))
-    frame = score_frame(
-        scorers, kind, where, items, chunk_size=args.chunk_size, progress=not args.no_progress
-    )
-    out = write_table(frame, args.output)
-    print(
-        f"scored {len(items)} {kind} {'pairs' if kind == 'preference' else 'items'} "
-        f"from {path} with {', '.join(names)}; wrote {out}"
-    )
-    for scorer in scorers:
-        print(f"  {scorer.signature}")
+    kind, where, items, table = read_items(path, args.kind, parse_columns(args.columns))
+    cache = None if args.no_cache else ScoreCache(args.cache_dir or None)
+    stats = CacheStats()
+    to_stdout = args.output == "-"
+    flat = to_stdout or table_format(args.output) == "csv"
+    try:
+        frame, results = score_frame(
+            scorers, kind, where, items, table=None if args.no_inputs else table,
+            flat_inputs=flat, cache=cache, stats=stats, chunk_size=args.chunk_size,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        kept = "no cache was used, nothing is kept" if cache is None else (
+            f"{stats.computed} newly scored items are kept in the score cache at {cache.path}; "
+            "rerun the same command to score only the rest"
+        )  # fmt: skip
+        print(f"metricrm: interrupted; {kept}", file=sys.stderr)
+        return 130
+    metadata = {
+        "metricrm": version_label("metricrm"),
+        "input": str(path),
+        "kind": kind,
+        "scorers": {s.name: s.signature for s in scorers},
+        "settings": {s.name: {k: str(v) for k, v in s.settings().items()} for s in scorers},
+    }
+    what = "pairs" if kind == "preference" else "items"
+    if to_stdout:  # the table is the output; the report goes to stderr
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        report = sys.stderr
+        print(f"scored {len(items)} {kind} {what} from {path} with {', '.join(names)}", file=report)
+    else:
+        out = write_table(frame, args.output, metadata=metadata)
+        report = sys.stdout
+        print(f"scored {len(items)} {kind} {what} from {path} with {', '.join(names)}; wrote {out}")
+        if table_format(out) != "parquet":
+            print(f"signatures: {metadata_path(out)}")
+    for scorer, result in zip(scorers, results):
+        corpus = result.corpus_score
+        shown = "" if corpus is None else f"  (corpus score {corpus:.4f})"
+        print(f"  {scorer.signature}{shown}", file=report)
+    note = " (cache off)" if cache is None else ""
+    print(f"cache: {stats.computed} newly scored, {stats.hits} from cache{note}", file=report)
     return 0

@@ -133,22 +133,49 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def write_table(frame_or_records: Any, path: PathLike, format: str | None = None) -> Path:
+METADATA_KEY = "metricrm"
+
+
+def metadata_path(path: PathLike) -> Path:
+    """The sidecar JSON that holds a CSV or JSONL table's metadata: ``<path>.meta.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def write_table(
+    frame_or_records: Any,
+    path: PathLike,
+    format: str | None = None,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
     """Write a DataFrame (or a list of mappings/dataclass records) to ``path`` atomically.
 
     The format comes from ``format`` (``"csv"``, ``"jsonl"``, ``"parquet"``) or else from the
-    suffix of ``path``. Returns the path written.
+    suffix of ``path``. ``metadata`` (JSON-able: signatures, settings, versions) goes into the
+    Parquet schema's metadata under ``"metricrm"``, or into the sidecar :func:`metadata_path`
+    for CSV and JSON Lines; :func:`read_metadata` reads it back. Returns the path written.
     """
     path = Path(path)
     fmt = table_format(path, format, who="write_table")
     frame = _as_frame(frame_or_records)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"write_table: the folder {str(path.parent)!r} does not exist")
+    blob = None if metadata is None else json.dumps(_json_value(dict(metadata)), indent=1)
 
     def write(tmp: str) -> None:
         if fmt == "parquet":
-            require("pyarrow", who="write_table (parquet)", extra="io")
-            frame.to_parquet(tmp, index=False, engine="pyarrow")
+            pa = require("pyarrow", who="write_table (parquet)", extra="io")
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if blob is not None:
+                schema_meta = {
+                    **(table.schema.metadata or {}),
+                    METADATA_KEY.encode(): blob.encode(),
+                }
+                table = table.replace_schema_metadata(schema_meta)
+            pq.write_table(table, tmp)
             return
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             (_write_csv if fmt == "csv" else _write_jsonl)(frame, fh)
@@ -156,7 +183,26 @@ def write_table(frame_or_records: Any, path: PathLike, format: str | None = None
             os.fsync(fh.fileno())
 
     atomic_write(path, write)
+    sidecar = metadata_path(path)
+    if fmt != "parquet" and blob is not None:
+        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(blob + "\n", encoding="utf-8"))
+    elif sidecar.exists():  # it described an earlier file of this name
+        sidecar.unlink()
     return path
+
+
+def read_metadata(path: PathLike, format: str | None = None) -> dict[str, Any] | None:
+    """The ``metadata`` :func:`write_table` stored with a table, or None when it has none."""
+    path = Path(path)
+    fmt = table_format(path, format, who="read_metadata")
+    if fmt == "parquet":
+        require("pyarrow", who="read_metadata (parquet)", extra="io")
+        import pyarrow.parquet as pq
+
+        stored = (pq.read_schema(path).metadata or {}).get(METADATA_KEY.encode())
+        return None if stored is None else json.loads(stored)
+    sidecar = metadata_path(path)
+    return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
 
 
 def _read_jsonl(path: Path):

@@ -172,7 +172,8 @@ def load_wmt_darr(path: PathLike, *, lang_pair: str | None = None) -> list[Prefe
     ``chosen``/``rejected`` the better/worse translation, ``subset`` the language pair (the
     file name without ``.json`` unless ``lang_pair`` is given), ``id`` the file's key.
     ``meta`` has ``chosen_system``/``rejected_system`` and any other field of ``better``/``worse``
-    (e.g. ``chosen_scores``) under the same prefix.
+    (e.g. ``chosen_scores``) under the same prefix, and ``statistic: "tau_like"``: the WMT
+    statistic for these pairs, which ``meta_evaluate`` then computes by default.
     """
     file = existing_path(path, who="load_wmt_darr")
     data = expect_type(read_json(file), dict, str(file), "the top-level value")
@@ -182,7 +183,7 @@ def load_wmt_darr(path: PathLike, *, lang_pair: str | None = None) -> list[Prefe
         where = f"{file}: entry {key!r}"
         require_keys(item, ("src", "ref", "better", "worse"), where)
         src = expect_text(item, "src", where)
-        meta: dict[str, Any] = {}
+        meta: dict[str, Any] = {"statistic": "tau_like"}
         texts = {}
         for side, prefix in (("better", "chosen"), ("worse", "rejected")):
             entry = require_keys(item[side], ("sys", "sys_name"), f"{where}, `{side}`")

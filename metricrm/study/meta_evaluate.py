@@ -562,10 +562,11 @@ def meta_evaluate(
     ``dataset``: a list of ``PreferencePair`` or ``PointwiseItem`` records, or
     ``{name: records}`` for several.
     Preference statistics: "accuracy" (default; per subset and overall, with ``score_ties`` /
-    ``human_tie_policy``), "tau_like" (WMT DARR), "rmbench" (hard / normal / easy / average,
-    default for RM-Bench pairs). Pointwise statistics: "pearson", "spearman", "kendall_b"
-    (defaults), "kendall_c", "acc23", "spa" (system level only), at ``levels`` flat / item
-    (needs ``group``) / system (needs ``system`` and ``group``). Lower-is-better scorers are
+    ``human_tie_policy``), "tau_like" (WMT DARR; the default for pairs from
+    ``load_wmt_darr``), "rmbench" (hard / normal / easy / average, default for RM-Bench
+    pairs). Pointwise statistics: "pearson", "spearman", "kendall_b" (defaults), "kendall_c",
+    "acc23", "spa" (system level only), at ``levels`` flat / item (needs ``group``) / system
+    (needs ``system`` and ``group``). Lower-is-better scorers are
     negated first, so a larger value always means closer agreement.
 
     Every value has a bootstrap percentile interval (items resampled; groups at item level,
@@ -650,6 +651,8 @@ def _statistics_for(
     if statistics is None:
         if kind == "pointwise":
             return ["pearson", "spearman", "kendall_b"]
+        if all(r.meta.get("statistic") == "tau_like" for r in records):  # WMT DARR pairs
+            return ["tau_like"]
         rmbench = all("difficulty" in r.meta and "prompt_id" in r.meta for r in records)
         return ["accuracy", "rmbench"] if rmbench else ["accuracy"]
     known = PREFERENCE_STATISTICS + POINTWISE_STATISTICS
