@@ -10,4 +10,30 @@ Contract for what lands here:
   signature, the weights and a digest of the fitted normalizers, and ``details`` holds every
   component's raw and normalised score.
 - Weight learning, Pareto analysis and export to trainers build on those two.
+
+:mod:`.normalizers` holds the normalizers; the composite scorer and weight learning build on it.
 """
+
+from .normalizers import (
+    BradleyTerryNormalizer,
+    IdentityNormalizer,
+    MinMaxNormalizer,
+    Normalizer,
+    RankNormalizer,
+    RobustNormalizer,
+    ZScoreNormalizer,
+    make_normalizer,
+    reliability_table,
+)
+
+__all__ = [
+    "BradleyTerryNormalizer",
+    "IdentityNormalizer",
+    "MinMaxNormalizer",
+    "Normalizer",
+    "RankNormalizer",
+    "RobustNormalizer",
+    "ZScoreNormalizer",
+    "make_normalizer",
+    "reliability_table",
+]
