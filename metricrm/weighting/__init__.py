@@ -11,9 +11,12 @@ Contract for what lands here:
   component's raw and normalised score.
 - Weight learning, Pareto analysis and export to trainers build on those two.
 
-:mod:`.normalizers` holds the normalizers; the composite scorer and weight learning build on it.
+Modules: :mod:`.normalizers`, :mod:`.composite` (the scorer), :mod:`.files` (the YAML/JSON
+composite file).
 """
 
+from .composite import FORMAT, Component, Composite, Gate, composite_to_dict, write_composite
+from .files import composite_from_dict, load_composite, read_composite_file
 from .normalizers import (
     BradleyTerryNormalizer,
     IdentityNormalizer,
@@ -27,13 +30,22 @@ from .normalizers import (
 )
 
 __all__ = [
+    "FORMAT",
     "BradleyTerryNormalizer",
+    "Component",
+    "Composite",
+    "Gate",
     "IdentityNormalizer",
     "MinMaxNormalizer",
     "Normalizer",
     "RankNormalizer",
     "RobustNormalizer",
     "ZScoreNormalizer",
+    "composite_from_dict",
+    "composite_to_dict",
+    "load_composite",
     "make_normalizer",
+    "read_composite_file",
     "reliability_table",
+    "write_composite",
 ]
