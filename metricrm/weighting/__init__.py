@@ -12,11 +12,29 @@ Contract for what lands here:
 - Weight learning, Pareto analysis and export to trainers build on those two.
 
 Modules: :mod:`.normalizers`, :mod:`.composite` (the scorer), :mod:`.files` (the YAML/JSON
-composite file).
+composite file), :mod:`.tables` (component scores as arrays, scored once through the cache),
+:mod:`.learning` (weights with scikit-learn / scipy.optimize, :func:`fit_composite`),
+:mod:`.evaluation` (held-out folds by group, intervals and permutation tests from
+:mod:`metricrm.meta`).
+
+>>> import metricrm as mr                                                  # doctest: +SKIP
+>>> from metricrm.weighting import Component, score_pair_table, fit_composite  # doctest: +SKIP
+>>> parts = [Component.build("chrf", "chrf"), Component.build("bleu", "bleu")]  # doctest: +SKIP
+>>> table = score_pair_table(parts, pairs, group_by="source")              # doctest: +SKIP
+>>> composite = fit_composite(parts, table, "logistic")                    # doctest: +SKIP
+>>> composite.save("reward.yaml"); mr.get_scorer("composite", path="reward.yaml")  # doctest: +SKIP
 """
 
 from .composite import FORMAT, Component, Composite, Gate, composite_to_dict, write_composite
+from .evaluation import HeldOut, cross_validate_weights, held_out_table
 from .files import composite_from_dict, load_composite, read_composite_file
+from .learning import (
+    WeightMethod,
+    fit_composite,
+    learn_item_weights,
+    learn_pair_weights,
+    learn_weights,
+)
 from .normalizers import (
     BradleyTerryNormalizer,
     IdentityNormalizer,
@@ -28,6 +46,15 @@ from .normalizers import (
     make_normalizer,
     reliability_table,
 )
+from .tables import (
+    ItemTable,
+    PairTable,
+    fit_normalizers,
+    group_folds,
+    group_split,
+    score_item_table,
+    score_pair_table,
+)
 
 __all__ = [
     "FORMAT",
@@ -35,17 +62,32 @@ __all__ = [
     "Component",
     "Composite",
     "Gate",
+    "HeldOut",
     "IdentityNormalizer",
+    "ItemTable",
     "MinMaxNormalizer",
     "Normalizer",
+    "PairTable",
     "RankNormalizer",
     "RobustNormalizer",
+    "WeightMethod",
     "ZScoreNormalizer",
     "composite_from_dict",
     "composite_to_dict",
+    "cross_validate_weights",
+    "fit_composite",
+    "fit_normalizers",
+    "group_folds",
+    "group_split",
+    "held_out_table",
+    "learn_item_weights",
+    "learn_pair_weights",
+    "learn_weights",
     "load_composite",
     "make_normalizer",
-    "read_composite_file",
     "reliability_table",
+    "score_item_table",
+    "score_pair_table",
+    "read_composite_file",
     "write_composite",
 ]
