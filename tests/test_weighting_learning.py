@@ -12,6 +12,7 @@ from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.weighting import (
     Component,
     ItemTable,
+    PairObjective,
     PairTable,
     WeightMethod,
     cross_validate_weights,
@@ -22,6 +23,9 @@ from metricrm.weighting import (
     learn_item_weights,
     learn_pair_weights,
     learn_weights,
+    pareto_mask,
+    pareto_sweep,
+    simplex_grid,
 )
 
 pytest.importorskip("sklearn")
@@ -255,6 +259,44 @@ def test_fit_composite_on_scored_pairs_and_reload(tmp_path):
     c, r = table.chosen, table.rejected
     assert composite.info["method"]["kind"] == "logistic" and composite.info["n"] == len(pairs)
     assert np.isfinite(c).all() and np.isfinite(r).all()
+
+
+# ------------------------------------------------------------------------------ Pareto
+
+
+def test_pareto_mask_matches_brute_force():
+    rng = np.random.default_rng(0)
+    v = np.round(rng.random((200, 2)), 1)
+    brute = [not any((w >= p).all() and (w > p).any() for w in v) for p in v]
+    assert pareto_mask(v).tolist() == brute
+    assert pareto_mask([[1, 0], [0, 1], [0.5, 0.5], [0.4, 0.4]]).tolist() == [True, True, True, False]
+
+
+def test_simplex_grid():
+    g = simplex_grid(3, 0.25)
+    assert g.shape == (15, 3)  # C(4 + 2, 2)
+    np.testing.assert_allclose(g.sum(axis=1), 1.0)
+
+
+def test_pareto_sweep_values_and_front():
+    t = _pairs(n=1200)
+    hard = np.arange(len(t)) % 3 == 0
+    frame = pareto_sweep(t, [PairObjective("hard", hard), PairObjective("all")], step=0.25)
+    assert len(frame) == 15 and frame.pareto.any()
+    front = frame[frame.pareto][["train_hard", "train_all"]].to_numpy()
+    everything = frame[["train_hard", "train_all"]].to_numpy()
+    for p in front:
+        assert not any((q >= p).all() and (q > p).any() for q in everything)
+    # one weighting recomputed by hand
+    from metricrm.weighting import group_split
+
+    train, test = group_split(t.groups, 0.3, seed=0)
+    norms = fit_normalizers(t, ["zscore"] * 3, rows=train)
+    c, r = t.normalised(norms)
+    row = frame.iloc[5]
+    w = row[["good", "fine", "long"]].to_numpy(dtype=float)
+    acc = np.mean(mr.meta.pairwise_outcomes(c[test] @ w, r[test] @ w))
+    assert row.test_all == pytest.approx(acc)
 
 
 def test_per_group_kendall_is_scipy_tau_b_with_ties_gaps_and_uneven_groups():

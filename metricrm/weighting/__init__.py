@@ -15,7 +15,7 @@ Modules: :mod:`.normalizers`, :mod:`.composite` (the scorer), :mod:`.files` (the
 composite file), :mod:`.tables` (component scores as arrays, scored once through the cache),
 :mod:`.learning` (weights with scikit-learn / scipy.optimize, :func:`fit_composite`),
 :mod:`.evaluation` (held-out folds by group, intervals and permutation tests from
-:mod:`metricrm.meta`).
+:mod:`metricrm.meta`) and :mod:`.pareto`.
 
 >>> import metricrm as mr                                                  # doctest: +SKIP
 >>> from metricrm.weighting import Component, score_pair_table, fit_composite  # doctest: +SKIP
@@ -46,6 +46,7 @@ from .normalizers import (
     make_normalizer,
     reliability_table,
 )
+from .pareto import PairObjective, length_bias_objective, pareto_mask, pareto_sweep, simplex_grid
 from .tables import (
     ItemTable,
     PairTable,
@@ -67,6 +68,7 @@ __all__ = [
     "ItemTable",
     "MinMaxNormalizer",
     "Normalizer",
+    "PairObjective",
     "PairTable",
     "RankNormalizer",
     "RobustNormalizer",
@@ -83,11 +85,15 @@ __all__ = [
     "learn_item_weights",
     "learn_pair_weights",
     "learn_weights",
+    "length_bias_objective",
     "load_composite",
     "make_normalizer",
+    "pareto_mask",
+    "pareto_sweep",
     "reliability_table",
     "score_item_table",
     "score_pair_table",
+    "simplex_grid",
     "read_composite_file",
     "write_composite",
 ]
