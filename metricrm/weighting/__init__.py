@@ -15,7 +15,7 @@ Modules: :mod:`.normalizers`, :mod:`.composite` (the scorer), :mod:`.files` (the
 composite file), :mod:`.tables` (component scores as arrays, scored once through the cache),
 :mod:`.learning` (weights with scikit-learn / scipy.optimize, :func:`fit_composite`),
 :mod:`.evaluation` (held-out folds by group, intervals and permutation tests from
-:mod:`metricrm.meta`) and :mod:`.pareto`.
+:mod:`metricrm.meta`), :mod:`.pareto`, :mod:`.export` (TRL reward functions, ``evaluate``).
 
 >>> import metricrm as mr                                                  # doctest: +SKIP
 >>> from metricrm.weighting import Component, score_pair_table, fit_composite  # doctest: +SKIP
@@ -27,6 +27,12 @@ composite file), :mod:`.tables` (component scores as arrays, scored once through
 
 from .composite import FORMAT, Component, Composite, Gate, composite_to_dict, write_composite
 from .evaluation import HeldOut, cross_validate_weights, held_out_table
+from .export import (
+    evaluate_module,
+    trl_reward_function,
+    trl_reward_functions,
+    write_evaluate_module,
+)
 from .files import composite_from_dict, load_composite, read_composite_file
 from .learning import (
     WeightMethod,
@@ -77,6 +83,7 @@ __all__ = [
     "composite_from_dict",
     "composite_to_dict",
     "cross_validate_weights",
+    "evaluate_module",
     "fit_composite",
     "fit_normalizers",
     "group_folds",
@@ -94,6 +101,9 @@ __all__ = [
     "score_item_table",
     "score_pair_table",
     "simplex_grid",
+    "trl_reward_function",
+    "trl_reward_functions",
     "read_composite_file",
     "write_composite",
+    "write_evaluate_module",
 ]

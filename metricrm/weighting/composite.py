@@ -612,7 +612,9 @@ def write_composite(composite: Composite, path: str | os.PathLike) -> Path:
         text = json.dumps(data, indent=1, allow_nan=False) + "\n"
     else:
         yaml = require("yaml", who=f"writing the composite file {path}", extra="io")
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.safe_dump(
+            data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
+        )
 
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
