@@ -15,7 +15,9 @@ Modules: :mod:`.normalizers`, :mod:`.composite` (the scorer), :mod:`.files` (the
 composite file), :mod:`.tables` (component scores as arrays, scored once through the cache),
 :mod:`.learning` (weights with scikit-learn / scipy.optimize, :func:`fit_composite`),
 :mod:`.evaluation` (held-out folds by group, intervals and permutation tests from
-:mod:`metricrm.meta`), :mod:`.pareto`, :mod:`.export` (TRL reward functions, ``evaluate``).
+:mod:`metricrm.meta`), :mod:`.pareto`, :mod:`.export` (TRL reward functions, ``evaluate``)
+and :mod:`.workflow` (:func:`compose`: records to a validated composite, as
+``metricrm compose fit`` runs it).
 
 >>> import metricrm as mr                                                  # doctest: +SKIP
 >>> from metricrm.weighting import Component, score_pair_table, fit_composite  # doctest: +SKIP
@@ -62,10 +64,12 @@ from .tables import (
     score_item_table,
     score_pair_table,
 )
+from .workflow import ComposeResult, compose
 
 __all__ = [
     "FORMAT",
     "BradleyTerryNormalizer",
+    "ComposeResult",
     "Component",
     "Composite",
     "Gate",
@@ -80,6 +84,7 @@ __all__ = [
     "RobustNormalizer",
     "WeightMethod",
     "ZScoreNormalizer",
+    "compose",
     "composite_from_dict",
     "composite_to_dict",
     "cross_validate_weights",
