@@ -9,7 +9,8 @@ the sum of its components' times, measured side by side in one run.
 2. **Scoring overhead.** The same responses are scored by each component alone
    (``scorer.score``) and by the composite of those components (cache off on both sides, so
    both compute everything); the ratio composite / sum of components is reported for wall and
-   CPU time, the sides taking turns, best of ``--repeats``.
+   CPU time, the sides taking turns, best of ``--repeats``, with the CPU time of the
+   composite's own work (normalising and weighing the component scores, ``combine``).
 
     python benchmarks/bench_composite.py [--shared ../shared/data] [--output composite.json]
 """
@@ -96,6 +97,8 @@ def bench_overhead(hyps: list, refs: list, names, repeats: int) -> dict:
 
     timings, _ = interleaved_times({"components": components, "composite": whole}, repeats)
     c, w = timings["components"], timings["composite"]
+    raw = {label: s.score(hyps, references=refs).scores for label, s in scorers.items()}
+    own, _ = interleaved_times({"combine": lambda: composite.combine(raw)}, repeats)
     return {
         "components": list(names),
         "items": len(hyps),
@@ -105,6 +108,7 @@ def bench_overhead(hyps: list, refs: list, names, repeats: int) -> dict:
         "sum_of_components_cpu_s": c.best_cpu,
         "composite_cpu_s": w.best_cpu,
         "ratio_cpu": w.best_cpu / c.best_cpu,
+        "combine_cpu_s": own["combine"].best_cpu,
     }
 
 
@@ -126,13 +130,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bertscore-items", type=int, default=400, help="0 to skip")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--skip-fit", action="store_true", help="only the overhead run")
     args = parser.parse_args(argv)
 
     pairs = mr.data.load_wmt_darr(args.shared / "scored" / "wmt19-darr" / "lt-en.json")
     pairs = pairs[: args.pairs]
-    fit_rows = bench_fit(pairs, args.repeats)
-    print(f"Fitting on cached scores ({len(pairs)} pairs, components {', '.join(LEXICAL)}):\n")
-    print(_table(fit_rows, ["step", "pairs", "wall_s", "cpu_s"]))
+    fit_rows = [] if args.skip_fit else bench_fit(pairs, args.repeats)
+    if fit_rows:
+        print(f"Fitting on cached scores ({len(pairs)} pairs, components {', '.join(LEXICAL)}):")
+        print("\n" + _table(fit_rows, ["step", "pairs", "wall_s", "cpu_s"]))
 
     seen, hyps, refs = set(), [], []
     for p in pairs:
@@ -145,7 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.bertscore_items:
         n = args.bertscore_items
         overhead.append(
-            bench_overhead(hyps[:n], refs[:n], ("chrf", "length_chars", "bertscore_f1"), 3)
+            bench_overhead(
+                hyps[:n], refs[:n], ("chrf", "length_chars", "bertscore_f1"), args.repeats
+            )
         )
     for row in overhead:
         row["components"] = "+".join(row["components"])
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "sum_of_components_cpu_s",
                 "composite_cpu_s",
                 "ratio_cpu",
+                "combine_cpu_s",
             ],
         )
     )

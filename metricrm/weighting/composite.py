@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.batching import score_in_chunks, score_with_cache
+from ..core.batching import score_with_cache
 from ..core.errors import DataFormatError, MetricRMError, ScorerConfigError, ScorerInputError
 from ..core.optional import require
 from ..core.registry import get_scorer
@@ -372,16 +372,15 @@ class Composite(BaseScorer):
             if getattr(c.scorer, "requires_prompts", False) and inputs.prompts is None:
                 raise ScorerInputError(f"{who} needs prompts (one per response); got none")
             kwargs = dict(
-                references=inputs.references,
-                prompts=inputs.prompts,
-                sources=inputs.sources,
-                progress=False,
+                references=inputs.references, prompts=inputs.prompts, sources=inputs.sources
             )
             cache = self.cache
-            if cache is None:
-                result = score_in_chunks(c.scorer, inputs.responses, **kwargs)
+            if cache is None:  # one call, as the component alone; callers chunk the composite
+                result = c.scorer.score(inputs.responses, **kwargs)
             else:
-                result = score_with_cache(c.scorer, inputs.responses, cache=cache, **kwargs)
+                result = score_with_cache(
+                    c.scorer, inputs.responses, cache=cache, progress=False, **kwargs
+                )
             raw[c.label] = result.scores
         return raw
 
