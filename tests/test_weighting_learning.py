@@ -313,3 +313,25 @@ def test_per_group_kendall_is_scipy_tau_b_with_ties_gaps_and_uneven_groups():
         ref.append(stats.kendalltau(values[m], human[m]).statistic if m.sum() >= 2 else np.nan)
     with np.errstate(invalid="ignore"):
         np.testing.assert_allclose(per_group_kendall(values, human, groups), ref, equal_nan=True)
+
+
+def test_compose_on_pointwise_items_scores_holds_out_and_fits(tmp_path):
+    from metricrm.weighting import compose
+
+    items = [it for it in mr.load_sample("reference") if "da" in it.human]
+    parts = [Component.build("chrf", "chrf"), Component.build("words", "length_tokens")]
+    result = compose(parts, items, method="least_squares", k=3, n_resamples=100,
+                     cache=tmp_path / "cache", progress=False)  # fmt: skip
+    frame = result.frame.set_index("method")
+    assert set(frame.index) == {"composite", "equal", "best_single", "chrf", "words"}
+    assert (frame["statistic"] == "kendall").all() and (frame["level"] == "item").all()
+    x = result.table.scores
+    chrf_taus = []
+    for g in np.unique(result.table.groups):
+        rows = result.table.groups == g
+        chrf_taus.append(stats.kendalltau(x[rows, 0], result.table.human["da"][rows]).statistic)
+    assert frame.loc["chrf", "value"] == pytest.approx(np.nanmean(chrf_taus))
+    reward = result.composite
+    assert reward.info["human"] == "da" and reward.info["k"] == 3
+    direct = reward.score([it.response for it in items], references=[list(it.references) for it in items])
+    assert np.isfinite(direct.scores).all()

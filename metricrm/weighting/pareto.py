@@ -110,8 +110,9 @@ def pareto_sweep(
     if not 2 <= len(objectives) <= 3:
         raise ScorerConfigError(f"{who}: expected 2 or 3 objectives (got {len(objectives)})")
     for obj in objectives:
-        check_choice(f"{who}: objective {obj.name!r}", "score_ties", obj.score_ties,
-                     ("half", "loss"))  # fmt: skip
+        check_choice(
+            f"{who}: objective {obj.name!r}", "score_ties", obj.score_ties, ("half", "loss")
+        )
     k = len(table.labels)
     grid = simplex_grid(k, step) if weights is None else np.asarray(weights, dtype=np.float64)
     if grid.ndim != 2 or grid.shape[1] != k or np.any(grid < 0) or not np.isfinite(grid).all():
