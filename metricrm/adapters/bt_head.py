@@ -319,3 +319,7 @@ def load_bt_head(
 
 
 load_bt_head.requires_model = True  # type: ignore[attr-defined]
+load_bt_head.setting_hints = {  # type: ignore[attr-defined]
+    "path": "the folder of a head saved by BradleyTerryHead.save (see "
+    "metricrm.training.train_bt_head)"
+}

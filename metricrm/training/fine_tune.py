@@ -151,7 +151,7 @@ def fine_tune_reward_model(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, tokenizer, location = load_model(
+        model, tokenizer, location, _ = load_model(
             WHO,
             "AutoModelForSequenceClassification",
             base_model,
