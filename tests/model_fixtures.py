@@ -104,3 +104,30 @@ def smollm2_model_path() -> str:
     from metricrm.adapters.offline_models import smollm2_path
 
     return str(smollm2_path())
+
+
+@cache
+def tiny_base_model_path(architecture: str = "llama") -> str:
+    """A tiny random model *without* any head (``AutoModel``), untied, with the MiniLM
+    tokenizer: loading it as a classifier or causal LM leaves the head newly initialised."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer, BertConfig, LlamaConfig
+
+    from metricrm.adapters.model_location import default_encoder_path
+
+    folder = _folder(f"base-{architecture}")
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    tokenizer.eos_token = tokenizer.sep_token
+    common = dict(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    if architecture == "llama":
+        config = LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False, num_labels=1, **common)
+    else:
+        config = BertConfig(num_labels=1, **common)
+    torch.manual_seed(0)
+    AutoModel.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

@@ -273,6 +273,14 @@ def _model_alternatives(kind: str) -> dict:
     }
 
 
+def _untrained(key: str = "model", **extra) -> tuple[dict, dict]:
+    """``allow_untrained_head`` only acts on a checkpoint without the model's head: a base model
+    loaded with it (head drawn at random, marked in the signature) against the CASES model."""
+    base = models.tiny_base_model_path()
+    keys = ("policy", "reference") if key == "policy" else (key,)
+    return ({**dict.fromkeys(keys, base), "allow_untrained_head": True, **extra}, {})
+
+
 def _alternatives(name: str) -> dict:
     """setting -> overrides that change it: a dict applied on top of the CASES settings, or a
     pair (overrides, reference overrides) when the setting only acts together with another."""
@@ -341,6 +349,7 @@ def _alternatives(name: str) -> dict:
             "output": ({"model": two, "output": 1}, {"model": two, "output": 0}),
             "weights": {"weights": [2.0]},
             "activation": {"activation": "sigmoid"},
+            "allow_untrained_head": _untrained(),
         }
     if name in ("lm_logprob", "lm_perplexity", "lm_judge"):
         path = models.tiny_causal_lm_path()
@@ -356,6 +365,7 @@ def _alternatives(name: str) -> dict:
             own["judge_template"] = {"judge_template": "Good? {response} Answer Yes or No."}
             own["yes_words"] = {"yes_words": ("Yes", "yes")}
             own["no_words"] = {"no_words": ("No", "no")}
+        own["allow_untrained_head"] = _untrained()
         return {**_model_alternatives("lm"), **own}
     if name == "dpo_reward":
         path = models.tiny_causal_lm_path(seed=0)
@@ -368,6 +378,7 @@ def _alternatives(name: str) -> dict:
             "beta": {"beta": 0.2},
             "reference_revision": {"reference_revision": "v2"},
             "include_eos": {"include_eos": True},
+            "allow_untrained_head": _untrained("policy"),
         }
     if name == "bt_head":
         import tempfile

@@ -128,12 +128,13 @@ def test_file_digests_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
     assert file_digest(file) == _sha(file) != first
 
 
-def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path):
+@pytest.mark.parametrize("hub", ["switched off", "unreachable"])
+def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path, hub):
     """A hub id loaded from the local hub cache (offline) gets the same identity digest as the
-    same files in a plain folder: hub blobs are named by their SHA-256, so nothing is re-read."""
+    same files in a plain folder: hub blobs are named by their SHA-256, so nothing is re-read.
+    With the hub switched on but unreachable, the cached model loads without network too."""
     folder = Path(models.tiny_reward_model_path())
-    hub = tmp_path / "hub"
-    repo = hub / "models--org--tiny-rm"
+    repo = tmp_path / "hub" / "models--org--tiny-rm"
     commit = "0123456789abcdef0123456789abcdef01234567"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
@@ -151,12 +152,17 @@ def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path):
         "print(s.settings()['model'])\n"
         "print(s.score(['a b c'], prompts=['q']).scores[0])\n"
     )
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
            "METRICRM_CACHE": str(tmp_path / "cache")}  # fmt: skip
+    if hub == "unreachable":
+        env.pop("HF_HUB_OFFLINE")
+        env.pop("TRANSFORMERS_OFFLINE", None)
+        env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # a closed port
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "Retrying" not in out.stderr  # no request to the unreachable hub, no retry loop
     identity, score = out.stdout.split()
     assert identity == f"org/tiny-rm@{folder_digest(folder)}"
     local = mr.get_scorer("reward_model", model=str(folder))

