@@ -168,3 +168,20 @@ def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path, hub):
     local = mr.get_scorer("reward_model", model=str(folder))
     assert float(score) == pytest.approx(local.score(["a b c"], prompts=["q"]).scores[0], rel=1e-6)
     assert not (tmp_path / "cache" / "digests").exists()  # blob names, no file was read
+
+
+@pytest.mark.slow
+def test_smollm2_conversion_gives_the_same_identity_wherever_it_runs(tmp_path):
+    """The converted folder must not record how the converting process was configured (the
+    tokenizer saved `local_files_only` with HF_HUB_OFFLINE's value), or the same weights get two
+    signatures and share no cache entries."""
+    code = "from metricrm.adapters.offline_models import smollm2_path; print(smollm2_path())"
+    folders = []
+    for offline in ("1", "0"):
+        env = {**os.environ, "METRICRM_CACHE": str(tmp_path / f"cache{offline}"),
+               "HF_HUB_OFFLINE": offline}  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=900)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        folders.append(out.stdout.strip())
+    assert folder_digest(folders[0]) == folder_digest(folders[1])

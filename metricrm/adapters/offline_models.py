@@ -87,6 +87,22 @@ def _is_complete(folder: Path) -> bool:
     return (folder / _MARKER).is_file() and (folder / "config.json").is_file()
 
 
+#: options of one loading call that tokenizers save into tokenizer_config.json; they do not
+#: change the tokenizer, but would make the folder (and so its digest) depend on the machine
+_LOADING_OPTIONS = ("local_files_only", "cache_dir", "token", "revision", "force_download")
+
+
+def _drop_loading_options(config_file: Path) -> None:
+    """Keep a converted folder byte-identical wherever it is converted."""
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if any(k in config for k in _LOADING_OPTIONS):
+        for key in _LOADING_OPTIONS:
+            config.pop(key, None)
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
 def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
     """A safetensors folder of SmolLM2-135M-Instruct (model, tokenizer, chat template).
 
@@ -116,6 +132,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
         model.config._name_or_path = "SmolLM2-135M-Instruct"
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        _drop_loading_options(tmp / "tokenizer_config.json")
         info = {
             "source": f"{SMOLLM2_DISTRIBUTION}=={package_version(SMOLLM2_DISTRIBUTION)}"
             f"/{SMOLLM2_GGUF}",
