@@ -32,6 +32,7 @@ from metricrm.meta import (
     rank_scorers,
     relative_ranking_pairs,
     section_scores,
+    significance_clusters,
     subsample_indices,
     subsampled_significance,
     system_level,
@@ -399,15 +400,21 @@ def test_metricrm_convention_equals_todays_defaults():
     h, m, g = _grouped(3)
     ours = correlate(h, m, kendall_tau_b, level="item", groups=g, average=conv.item_average)
     assert ours.statistic == correlate(h, m, kendall_tau_b, level="item", groups=g).statistic
+    # The default cluster rule is WMT's (AssignRanks: any member, p <= alpha), as the README says;
+    # metricrm keeps its own p-values (+1, no early stopping).
     assert (conv.score_ties, conv.cluster_rule, conv.cluster_boundary, conv.total) == (
         "half",
-        "head",
-        "strict",
+        "wmt",
+        "inclusive",
         "pooled",
     )
+    p = np.full((3, 3), np.nan)
+    p[0, 1], p[0, 2], p[1, 2] = 0.2, 0.2, 0.01
+    default = significance_clusters(["A", "B", "C"], [0.9, 0.8, 0.7], p)
+    assert (default.rule, default.clusters.tolist()) == (conv.cluster_rule, [1, 1, 2])
     assert (conv.plus_one, conv.early_stopping, conv.section_weighting) == (True, None, "count")
     with pytest.raises(ScorerConfigError, match=r"cluster_rule 'wmt' compares with p <= alpha"):
-        dataclasses.replace(conv, cluster_rule="wmt")
+        dataclasses.replace(conv, cluster_boundary="strict")
 
 
 def test_pvalue_matrix_early_stopping_follows_the_better_candidate():
