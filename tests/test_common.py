@@ -39,11 +39,9 @@ PROMPTS = [f"Question {i}?" for i in range(len(RESPONSES))]
 
 def _bt_head_kwargs() -> dict:
     """A Bradley-Terry head trained briefly on the built-in sample, saved to a folder."""
-    import tempfile
-
     from metricrm.adapters.bt_head import BradleyTerryHead
 
-    folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-")
+    folder = str(models.scratch_folder("bt-head"))
     head = BradleyTerryHead.train(mr.load_sample("preference"), validation=0.25, epochs=20, lr=1e-3)
     head.save(folder)
     return {"path": folder}
