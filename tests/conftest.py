@@ -19,7 +19,18 @@ import metricrm
 
 from . import model_fixtures
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+def _shared_data() -> Path:
+    """``shared/data`` beside the checkout, or beside a folder holding it (a copy of the
+    checkout such as mutmut's ``mutants/`` runs from inside it)."""
+    checkout = Path(__file__).resolve().parents[1]
+    for folder in checkout.parents:
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return checkout.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
 
 #: ``METRICRM_CACHE`` as set before the suite replaced it (None when it was not set)
 USER_METRICRM_CACHE = os.environ.get("METRICRM_CACHE", "").strip() or None
@@ -45,3 +56,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":  # mutmut's coverage run (pyproject, docs)
+    _seen_by_module: dict[Path, set[str]] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(item, nextitem):
+        """mutmut credits a function to the test during which it ran, so a function called
+        while a module-scoped fixture is set up would be credited to the module's first test
+        only, and its mutants tested by that test alone. Credit every function called so far
+        in a test module to each later test of the module too (a superset: slower, not wrong).
+        """
+        from mutmut.state import state
+
+        seen = _seen_by_module.setdefault(item.path, set())
+        seen |= state()._stats
+        state()._stats |= seen
