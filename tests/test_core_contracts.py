@@ -143,9 +143,10 @@ def test_connections_wait_for_the_timeout(tmp_path):
 
 
 def test_to_jsonable_converts_numpy_values():
-    assert cache_module._to_jsonable(np.int32(3)) == 3 and type(
-        cache_module._to_jsonable(np.int32(3))
-    ) is int
+    assert (
+        cache_module._to_jsonable(np.int32(3)) == 3
+        and type(cache_module._to_jsonable(np.int32(3))) is int
+    )
     assert cache_module._to_jsonable(np.array([[1, 2]])) == [[1, 2]]
     assert cache_module._to_jsonable("x") == "x"
 

@@ -37,9 +37,7 @@ def _raises(loader, path, message):
 # ------------------------------------------------------------------------- benchmark loaders
 
 
-@pytest.mark.parametrize(
-    "loader", [load_rm_bench, load_llmbar, load_evalbiasbench, load_wmt_darr]
-)
+@pytest.mark.parametrize("loader", [load_rm_bench, load_llmbar, load_evalbiasbench, load_wmt_darr])
 def test_a_missing_path_names_the_loader(tmp_path, loader):
     missing = tmp_path / "nope.json"
     with pytest.raises(FileNotFoundError) as err:
@@ -170,7 +168,9 @@ def test_evalbiasbench_ids_meta_and_errors(tmp_path):
     _raises(load_evalbiasbench, path, f"{path}: expected the top-level value to be dict (got list)")
     _write(path, {"length bias": {"x": item}})
     _raises(
-        load_evalbiasbench, path, f"{path}: bias 'length bias': expected the entry to be list (got dict)"
+        load_evalbiasbench,
+        path,
+        f"{path}: bias 'length bias': expected the entry to be list (got dict)",
     )
     _write(path, {"length bias": [{**item, "response1": None}]})
     _raises(
@@ -218,4 +218,5 @@ def test_wmt_darr_pairs_meta_and_errors(tmp_path):
         f"{path}: entry '17', `worse`: missing field(s) 'sys_name' (fields present: 'sys')",
     )
     _write(path, {"17": {**entry, "better": {"sys": 1, "sys_name": "A"}}})
-    _raises(load_wmt_darr, path, f"{path}: entry '17', `better`: expected `sys` to be str (got int)")
+    message = f"{path}: entry '17', `better`: expected `sys` to be str (got int)"
+    _raises(load_wmt_darr, path, message)
