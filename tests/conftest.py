@@ -2,7 +2,8 @@
 
 The suite does not depend on, or write to, the user's environment: every score cache defaults to
 a session temporary folder (``METRICRM_CACHE`` is replaced for the whole run, subprocesses
-included), the tiny test models are built in another one, and subprocesses import the metricrm
+included), the Hugging Face and matplotlib caches go to another (``HF_HOME``,
+``MPLCONFIGDIR``), the tiny test models are built in a third, and subprocesses import the metricrm
 under test (``PYTHONPATH`` starts with its checkout), not whichever one is installed.
 ``USER_METRICRM_CACHE`` keeps the value the user had set, if any: the SmolLM2 conversion (slow
 tests) goes there so that it is reused across runs, else into the session's temporary cache.
@@ -34,6 +35,20 @@ SHARED_DATA = _shared_data()
 
 #: ``METRICRM_CACHE`` as set before the suite replaced it (None when it was not set)
 USER_METRICRM_CACHE = os.environ.get("METRICRM_CACHE", "").strip() or None
+
+
+#: caches that libraries used by the tests would otherwise keep in the home folder
+#: (Hugging Face datasets/evaluate modules, matplotlib's font list); read at their import
+HOME_CACHE_VARIABLES = ("HF_HOME", "MPLCONFIGDIR")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own tmp_path set-up
+def pytest_configure(config):
+    """Point the libraries' home-folder caches at a pytest temporary folder, before any test
+    module imports them."""
+    root = config._tmp_path_factory.mktemp("library-caches")
+    for variable in HOME_CACHE_VARIABLES:
+        os.environ[variable] = str(root / variable.lower())
 
 
 @pytest.fixture(scope="session", autouse=True)

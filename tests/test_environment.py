@@ -22,6 +22,11 @@ def _score_files(folder: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("scores.sqlite*")}
 
 
+def test_library_caches_are_outside_the_home_folder():
+    for variable in ("HF_HOME", "MPLCONFIGDIR"):
+        assert not Path(os.environ[variable]).is_relative_to(Path.home()), variable
+
+
 def test_default_cache_is_the_session_folder(isolated_metricrm_cache):
     assert os.environ["METRICRM_CACHE"] == str(isolated_metricrm_cache)
     assert default_cache_dir() == isolated_metricrm_cache

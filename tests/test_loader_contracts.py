@@ -7,6 +7,7 @@ record carries the documented fields, ids and meta, and nothing else.
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -220,3 +221,377 @@ def test_wmt_darr_pairs_meta_and_errors(tmp_path):
     _write(path, {"17": {**entry, "better": {"sys": 1, "sys_name": "A"}}})
     message = f"{path}: entry '17', `better`: expected `sys` to be str (got int)"
     _raises(load_wmt_darr, path, message)
+
+
+# --------------------------------------------------------------------------- generic loaders
+
+
+def _jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+    return path
+
+
+def _raises_any(kind, call, message):
+    with pytest.raises(kind) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_preference_pairs_references_source_and_missing_cells(tmp_path):
+    from metricrm.data import load_preference_pairs
+
+    rows = [
+        {"prompt": "q", "chosen": "a", "rejected": "b", "references": ["r1", "r2"], "source": "s",
+         "ref2": "r3", "id": 4, "subset": "x"},
+        {"prompt": "q", "chosen": "a", "rejected": "b", "references": "only", "source": None,
+         "ref2": "", "id": None, "subset": None},
+    ]  # fmt: skip
+    path = _jsonl(tmp_path / "p.jsonl", rows)
+    first, second = load_preference_pairs(path)
+    assert (first.references, first.source, first.id, first.subset) == (("r1", "r2"), "s", "4", "x")
+    assert (second.references, second.source, second.id, second.subset) == (
+        ("only",),
+        None,
+        None,
+        None,
+    )
+    assert first.meta == {"ref2": "r3", "label": None} or first.meta == {"ref2": "r3"}
+    both = load_preference_pairs(path, columns={"references": ["references", "ref2"]})
+    assert [p.references for p in both] == [("r1", "r2", "r3"), ("only",)]
+    # an optional field mapped to None is left empty; a required one cannot be
+    assert load_preference_pairs(path, columns={"source": None})[0].source is None
+    _raises_any(
+        ValueError,
+        lambda: load_preference_pairs(path, columns={"chosen": None}),
+        "load_preference_pairs: the required field 'chosen' cannot be mapped to None",
+    )
+
+
+def test_generic_cell_errors_name_file_line_and_column(tmp_path):
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    base = {
+        "prompt": "q",
+        "chosen": "a",
+        "rejected": "b",
+        "source": "s",
+        "id": 1,
+        "references": "r",
+    }
+    path = tmp_path / "p.jsonl"
+    cases = [
+        ({"source": 3}, "column 'source': expected text (got 3)"),
+        ({"id": 1.5}, "column 'id': expected a string or an integer (got 1.5)"),
+        ({"id": True}, "column 'id': expected a string or an integer (got True)"),
+        ({"references": [1]}, "column 'references': expected a reference text or a list of texts "
+                              "(got [1])"),
+        ({"references": 7}, "column 'references': expected a reference text or a list of texts "
+                            "(got 7)"),
+        ({"prompt": "x" * 100}, None),
+        ({"chosen": ["y" * 100]}, "column 'chosen': expected text or a list of chat messages "
+                                  f"(got {repr(['y' * 100])[:77]}...)"),
+        ({"chosen": ["y" * 74]}, "column 'chosen': expected text or a list of chat messages "
+                                 f"(got {['y' * 74]!r})"),
+    ]  # fmt: skip
+    for change, expected in cases:
+        _jsonl(path, [base, {**base, **change}])
+        if expected is None:
+            assert load_preference_pairs(path)[1].prompt == "x" * 100
+            continue
+        _raises(load_preference_pairs, path, f"{path}: line 2: {expected}")
+    _jsonl(path, [{"response": "a", "prompt": 5}])
+    _raises(
+        load_pointwise_items,
+        path,
+        f"{path}: line 1: column 'prompt': expected text or a list of chat messages (got 5)",
+    )
+    _jsonl(path, [{"response": "a", "human": {"fluency": "good"}}])
+    _raises(
+        load_pointwise_items,
+        path,
+        f"{path}: line 1: column 'human.fluency': expected a numeric human score (got 'good')",
+    )
+    _jsonl(path, [{"response": "a", "s1": "x"}])
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(path, columns={"human": {"quality": "s1"}})
+    assert str(err.value).endswith("column 's1': expected a numeric human score (got 'x')")
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(path, columns={"human": ["s1"]})
+    assert str(err.value).endswith("column 's1': expected a numeric human score (got 'x')")
+
+
+def test_pointwise_fields_and_human_scores(tmp_path):
+    from metricrm.data import load_pointwise_items
+
+    rows = [
+        {"response": "a", "prompt": "p", "source": "s", "id": 3, "system": "A", "group": 1,
+         "human": {"fluency": 4, "adequacy": "NA"}, "s1": "2.5", "s2": "nan", "extra": 1},
+        {"response": "b", "prompt": None, "source": None, "id": "x", "system": None, "group": None,
+         "human": 3, "s1": " null ", "s2": 1, "extra": 2},
+    ]  # fmt: skip
+    path = _jsonl(tmp_path / "i.jsonl", rows)
+    first, second = load_pointwise_items(path)
+    assert (first.prompt, first.source, first.id, first.system, first.group) == (
+        "p",
+        "s",
+        "3",
+        "A",
+        "1",
+    )
+    assert (second.prompt, second.source, second.id, second.system, second.group) == (
+        None,
+        None,
+        "x",
+        None,
+        None,
+    )
+    assert first.human == {"fluency": 4.0, "adequacy": None} and second.human == {"human": 3.0}
+    assert first.meta == {"s1": "2.5", "s2": "nan", "extra": 1}
+    named = load_pointwise_items(path, columns={"human": {"q1": "s1", "q2": "s2"}})
+    assert [i.human for i in named] == [{"q1": 2.5, "q2": None}, {"q1": None, "q2": 1.0}]
+    assert named[0].meta == {"human": {"fluency": 4, "adequacy": "NA"}, "extra": 1}
+    listed = load_pointwise_items(path, columns={"human": ["s1", "s2"]})
+    assert [i.human for i in listed] == [{"s1": 2.5, "s2": None}, {"s1": None, "s2": 1.0}]
+    _raises_any(
+        TypeError,
+        lambda: load_pointwise_items(path, columns={"human": 5}),
+        "a column mapping must be a name, a list of names or a dict (got int)",
+    )
+    by_id = load_pointwise_items(path, columns={"id": "extra", "prompt": None})
+    assert [(i.id, i.prompt) for i in by_id] == [("1", None), ("2", None)]
+
+
+def test_generic_argument_errors(tmp_path):
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    path = _jsonl(tmp_path / "p.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b"}])
+    for loader, fields in (
+        (load_preference_pairs, "prompt, chosen, rejected, label, subset, id, references, source"),
+        (load_pointwise_items, "response, prompt, source, references, human, system, group, id"),
+    ):
+        name = loader.__name__
+        _raises_any(
+            ValueError,
+            lambda: loader(path, columns={"answer": "chosen"}),
+            f"{name}: unknown field(s) ['answer'] in `columns` (valid: {fields})",
+        )
+        with pytest.raises(ValueError) as err:
+            loader(path, format="xml")
+        assert str(err.value).startswith(f"{name}: unknown format 'xml' (valid: jsonl, json, ")
+    _raises_any(
+        ValueError,
+        lambda: load_preference_pairs(path, format="llmbar", columns={"prompt": "input"}),
+        "format 'llmbar' has a fixed layout; `columns` cannot be used with it",
+    )
+    _raises_any(
+        ValueError,
+        lambda: load_pointwise_items(path, format="summeval", columns={"response": "x"}),
+        "format 'summeval' has a fixed layout; `columns` cannot be used with it",
+    )
+    _raises(
+        lambda p: load_preference_pairs(p, columns={"prompt": ["q1", "q2"]}),
+        path,
+        f"{path}: missing column(s) 'q1', 'q2' for field 'prompt' "
+        "(columns present: 'prompt', 'chosen', 'rejected')",
+    )
+    _jsonl(path, [{"prompt": "q", "chosen": "a", "rejected": "b", "label": "better"}])
+    _raises(
+        lambda p: load_preference_pairs(p, labels={"good": "chosen", 2: "rejected"}),
+        path,
+        f"{path}: line 1: column 'label': invalid label 'better' (expected one of 'good', 2)",
+    )
+    _jsonl(path, [{"prompt": "q", "chosen": "a", "rejected": "b", "label": ["x"]}])
+    with pytest.raises(DataFormatError, match=r"invalid label \['x'\] \(expected one of "):
+        load_preference_pairs(path)
+
+
+def test_benchmark_formats_pass_their_arguments(tmp_path):
+    from metricrm.data import load_preference_pairs
+
+    entry = {"src": "s", "ref": "r", "better": {"sys": "b", "sys_name": "B"},
+             "worse": {"sys": "w", "sys_name": "W"}}  # fmt: skip
+    path = _write(tmp_path / "de-en.json", {"1": entry})
+    (pair,) = load_preference_pairs(path, format="wmt-darr", lang_pair="xx")
+    assert (pair.subset, pair.chosen) == ("xx", "b")
+
+
+# ------------------------------------------------------------------------ tables (sources)
+
+
+def test_table_sources_and_their_names(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    frame = pandas.DataFrame({"response": ["only"], "score": [2]})
+    assert [(i.response, i.human) for i in load_pointwise_items(frame)] == [
+        ("only", {"score": 2.0})
+    ]
+    _raises_any(DataFormatError, lambda: load_pointwise_items(frame.iloc[:0]), "DataFrame: no rows")
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(frame.rename(columns={"score": "response"})),
+        "DataFrame: repeated column names ['response', 'response']",
+    )
+    bad = pandas.DataFrame({"response": [3]})
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(bad),
+        "DataFrame: row 0: column 'response': expected text or a list of chat messages (got 3)",
+    )
+    _raises_any(
+        TypeError,
+        lambda: load_pointwise_items(42),
+        "load_pointwise_items: expected a path, a hub dataset id, a pandas DataFrame or a "
+        "datasets.Dataset (got int)",
+    )
+
+    class Columns:  # has `columns` but is no DataFrame
+        columns = ["response"]
+
+    with pytest.raises(TypeError, match=r"\(got Columns\)$"):
+        load_pointwise_items(Columns())
+    tsv = tmp_path / "i.tsv"
+    tsv.write_text("response\tscore\na, b\t1\n\nc\t2\n", "utf-8")
+    assert [(i.response, i.human["score"]) for i in load_pointwise_items(tsv)] == [
+        ("a, b", 1.0),
+        ("c", 2.0),
+    ]
+    gz = tmp_path / "p.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"prompt": "q", "chosen": "a", "rejected": "b"}\n'))
+    assert load_preference_pairs(gz)[0].chosen == "a"
+    data = tmp_path / "p.data"
+    data.write_text('[{"prompt": "q", "chosen": "a", "rejected": "b"}]', "utf-8")
+    assert load_preference_pairs(data, format="json")[0].rejected == "b"
+    with pytest.raises(DataFormatError) as err:
+        load_preference_pairs(data)
+    assert str(err.value) == (
+        f"load_preference_pairs: cannot tell the format of {data}; "
+        "pass format= one of jsonl, json, csv, tsv, parquet"
+    )
+
+
+def test_file_level_errors(tmp_path):
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    path = tmp_path / "d.json"
+    path.write_text('{"prompt": "q"}', "utf-8")
+    _raises(
+        load_preference_pairs,
+        path,
+        f"{path}: expected a JSON list of records (got dict); use JSON Lines or a "
+        "format-specific loader",
+    )
+    path.write_text('[{"response": "a"}, "text"]', "utf-8")
+    _raises(load_pointwise_items, path, f"{path}: item 1: expected a JSON object (got str)")
+    path.write_text('[{"response": "a"}, {"response": 1}]', "utf-8")
+    _raises(
+        load_pointwise_items,
+        path,
+        f"{path}: item 1: column 'response': expected text or a list of chat messages (got 1)",
+    )
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text("", "utf-8")
+    _raises(
+        load_pointwise_items, csv_path, f"{csv_path}: the file is empty (expected a header line)"
+    )
+    csv_path.write_text("response,response\na,b\n", "utf-8")
+    _raises(
+        load_pointwise_items,
+        csv_path,
+        f"{csv_path}: line 1: repeated column names in the header ['response', 'response']",
+    )
+    csv_path.write_bytes(b"response\nok\na\rb\n")
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(csv_path)
+    assert str(err.value).startswith(f"{csv_path}: line 3: malformed CSV (new-line character")
+    pq = tmp_path / "d.parquet"
+    pq.write_bytes(b"not parquet")
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(pq)
+    assert str(err.value).startswith(f"{pq}: cannot read Parquet (")
+    gz = tmp_path / "t.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"response": "a"}\n')[:-6])
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(gz)
+    assert str(err.value).startswith(f"{gz}: cannot read the file (")
+    lines = tmp_path / "l.jsonl"
+    lines.write_text('{"response": "a"}\n\n  \n{"response": "b"}\n', "utf-8")
+    assert [i.response for i in load_pointwise_items(lines)] == ["a", "b"]
+    lines.write_text('{"response": "a"}\n\n{"response": 2}\n', "utf-8")
+    _raises(
+        load_pointwise_items,
+        lines,
+        f"{lines}: line 3: column 'response': expected text or a list of chat messages (got 2)",
+    )
+
+
+def test_datasets_sources(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    from metricrm.data import load_pointwise_items
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    one = datasets.Dataset.from_dict({"response": ["a", "b"], "score": [1, 2]})
+    single = datasets.DatasetDict({"train": one})
+    assert [i.response for i in load_pointwise_items(single)] == ["a", "b"]
+    both = datasets.DatasetDict({"train": one, "test": one.select([1])})
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(both, split="dev"),
+        "load_pointwise_items: Dataset has splits train, test; pass split= one of them (got 'dev')",
+    )
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(both),
+        "load_pointwise_items: Dataset has splits train, test; pass split= one of them",
+    )
+    _raises_any(DataFormatError, lambda: load_pointwise_items(one.select([])), "Dataset: no rows")
+    bad = datasets.Dataset.from_dict({"response": ["a", "b"], "score": ["1", "x"]})
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(datasets.DatasetDict({"dev": bad}), split="dev"),
+        "Dataset [dev]: row 1: column 'score': expected a numeric human score (got 'x')",
+    )
+    both.save_to_disk(str(tmp_path / "saved"))
+    assert [i.response for i in load_pointwise_items(tmp_path / "saved", split="test")] == ["b"]
+    folder = tmp_path / "files"
+    folder.mkdir()
+    _jsonl(folder / "train.jsonl", [{"response": "x", "score": 1}, {"response": "y", "score": 2}])
+    items = load_pointwise_items(folder, split="train")
+    assert [i.response for i in items] == ["x", "y"]
+    bad_rows = tmp_path / "bad_rows"
+    bad_rows.mkdir()
+    _jsonl(bad_rows / "train.jsonl", [{"response": 1}])
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(bad_rows, split="train")
+    assert str(err.value).startswith(f"{bad_rows} [train]: row 0: column 'response'")
+
+
+def test_a_missing_optional_package_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from metricrm.core.errors import MissingDependencyError
+    from metricrm.data import load_pointwise_items
+
+    pq = tmp_path / "d.parquet"
+    pq.write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    _raises_any(
+        MissingDependencyError,
+        lambda: load_pointwise_items(pq),
+        "load_pointwise_items: needs the `pandas` package, which is not installed; install it "
+        'with `pip install "metricrm[io]"`',
+    )
+    _raises_any(
+        MissingDependencyError,
+        lambda: load_pointwise_items(tmp_path),
+        "load_pointwise_items: needs the `datasets` package, which is not installed; install it "
+        'with `pip install "metricrm[hf]"`',
+    )
+    monkeypatch.chdir(tmp_path)
+    _raises_any(
+        MissingDependencyError,
+        lambda: load_pointwise_items("someone/data"),
+        "load_pointwise_items: needs the `datasets` package, which is not installed; install it "
+        'with `pip install "metricrm[hf]"`',
+    )
