@@ -74,17 +74,30 @@ def shared_data() -> Path:
 
 
 if os.environ.get("MUTANT_UNDER_TEST") == "stats":  # mutmut's coverage run (pyproject, docs)
-    _seen_by_module: dict[Path, set[str]] = {}
+    #: functions called while each broader-than-function fixture was set up
+    _fixture_calls: dict[object, set[str]] = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(fixturedef, request):
+        """mutmut credits a function to the test during which it ran, so one called while a
+        module- or session-scoped fixture is set up would be credited to the first test using
+        the fixture only, and its mutants run against that test alone. Record those calls."""
+        from mutmut.state import state
+
+        outer, state()._stats = state()._stats, set()
+        try:
+            yield
+        finally:
+            inner, state()._stats = state()._stats, outer
+            outer |= inner
+            if fixturedef.scope != "function":
+                _fixture_calls[fixturedef] = inner
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(item, nextitem):
-        """mutmut credits a function to the test during which it ran, so a function called
-        while a module-scoped fixture is set up would be credited to the module's first test
-        only, and its mutants tested by that test alone. Credit every function called so far
-        in a test module to each later test of the module too (a superset: slower, not wrong).
-        """
+        """... and credit them to every test that uses the fixture (before mutmut's own hook)."""
         from mutmut.state import state
 
-        seen = _seen_by_module.setdefault(item.path, set())
-        seen |= state()._stats
-        state()._stats |= seen
+        for defs in item._fixtureinfo.name2fixturedefs.values():
+            for fixturedef in defs:
+                state()._stats |= _fixture_calls.get(fixturedef, set())

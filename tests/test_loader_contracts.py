@@ -595,3 +595,229 @@ def test_a_missing_optional_package_names_the_extra(tmp_path, monkeypatch):
         "load_pointwise_items: needs the `datasets` package, which is not installed; install it "
         'with `pip install "metricrm[hf]"`',
     )
+
+
+# ---------------------------------------------------------------------- scored data loaders
+
+
+def test_mqm_error_weights():
+    from metricrm.data import mqm_error_weight
+
+    cases = {
+        ("Non-translation!", "Major"): 25.0,
+        ("Non-translation!", " major "): 25.0,
+        ("Accuracy/Mistranslation", "Major"): 5.0,
+        ("Non-translation!", "Minor"): 1.0,
+        ("Fluency/Punctuation", "Minor"): 0.1,
+        ("Fluency/Punctuation", "Major"): 5.0,
+        ("Fluency/Grammar", "minor"): 1.0,
+        ("Style/Awkward", "Neutral"): 0.0,
+        ("No-error", "No-error"): 0.0,
+    }
+    assert {k: mqm_error_weight(*k) for k in cases} == cases
+    with pytest.raises(ValueError) as err:
+        mqm_error_weight("Accuracy", "Critical")
+    assert str(err.value) == (
+        "unknown MQM severity 'Critical' (expected Major, Minor, Neutral or No-error)"
+    )
+
+
+MQM_HEADER = "system\tdoc\tdoc_id\tseg_id\trater\tsource\ttarget\tcategory\tseverity\tcomment"
+
+
+def _mqm(path, *rows):
+    path.write_text("\n".join([MQM_HEADER, *("\t".join(r) for r in rows)]) + "\n", "utf-8")
+    return path
+
+
+def test_wmt_mqm_file_errors_and_quotes(tmp_path):
+    from metricrm.data import load_wmt_mqm
+
+    path = tmp_path / "m.tsv"
+    row = [
+        "sysA",
+        "d",
+        "1",
+        "3",
+        "r1",
+        "Hallo <v>Welt</v>",
+        '"Hi" world',
+        "No-error",
+        "No-error",
+        "",
+    ]
+    ref = ["ref", "d", "1", "3", "r1", "Hallo Welt", "Hello world", "No-error", "No-error", ""]
+    (item,) = load_wmt_mqm(_mqm(path, row, ref))
+    assert (item.response, item.source, item.references) == (
+        '"Hi" world',
+        "Hallo Welt",
+        ("Hello world",),
+    )
+    assert (item.system, item.group, item.id, item.human) == ("sysA", "3", "sysA/3", {"mqm": 0.0})
+    other = [*row[:5], "Hallo Erde", *row[6:]]
+    _mqm(path, row, ref, other)
+    _raises(
+        load_wmt_mqm,
+        path,
+        f"{path}: line 4: segment 3 has a different source text than on line 2 "
+        "(after removing <v> markers)",
+    )
+    path.write_text("", "utf-8")
+    _raises(load_wmt_mqm, path, f"{path}: the file is empty (expected an MQM header line)")
+    path.write_text("system\tdoc\tseg_id\nA\td\t1\n", "utf-8")
+    _raises(
+        load_wmt_mqm,
+        path,
+        f"{path}: missing column(s) doc_id, rater, source, target, category, severity "
+        "(columns present: system, doc, seg_id)",
+    )
+
+
+def test_summeval_fields_and_errors(tmp_path):
+    from metricrm.data import load_summeval
+
+    doc = {
+        "src": "article",
+        "ref_summ": "first",
+        "ref_summs": ["r1", "r2"],
+        "sys_summs": {"M1": {"sys_summ": "summary", "scores": {"coherence": 4, "fluency": 4.5}}},
+    }
+    path = _write(tmp_path / "s.json", {"d1": doc})
+    (item,) = load_summeval(path)
+    assert item.references == ("first", "r1", "r2")  # ref_summ absent from ref_summs: first
+    assert (item.response, item.source, item.system, item.group, item.id) == (
+        "summary",
+        "article",
+        "M1",
+        "d1",
+        "d1/M1",
+    )
+    assert item.human == {"coherence": 4.0, "fluency": 4.5}
+    _write(path, {"d1": {**doc, "ref_summ": "r2"}})
+    assert load_summeval(path)[0].references == ("r1", "r2")
+    where = f"{path}: document 'd1'"
+    for change, message in [
+        ({"ref_summs": "r1"}, f"{where}: expected `ref_summs` to be list (got str)"),
+        ({"ref_summs": ["r1", 2]}, f"{where}: expected `ref_summs[1]` to be str (got int)"),
+        ({"ref_summ": 5}, f"{where}: expected `ref_summ` to be str (got int)"),
+        ({"src": None}, f"{where}: expected `src` to be str (got NoneType)"),
+        ({"sys_summs": []}, f"{where}: expected `sys_summs` to be dict (got list)"),
+        ({"sys_summs": {"M1": {"sys_summ": "s"}}},
+         f"{where}, system 'M1': missing field(s) 'scores' (fields present: 'sys_summ')"),
+        ({"sys_summs": {"M1": {"sys_summ": "s", "scores": [1]}}},
+         f"{where}, system 'M1': expected `scores` to be dict (got list)"),
+        ({"sys_summs": {"M1": {"sys_summ": 3, "scores": {}}}},
+         f"{where}, system 'M1': expected `sys_summ` to be str (got int)"),
+        ({"sys_summs": {"M1": {"sys_summ": "s", "scores": {"fluency": True}}}},
+         f"{where}, system 'M1': score 'fluency' must be a number (got True)"),
+    ]:  # fmt: skip
+        _write(path, {"d1": {**doc, **change}})
+        _raises(load_summeval, path, message)
+    _write(path, {"d1": {"src": "a"}})
+    _raises(
+        load_summeval,
+        path,
+        f"{where}: missing field(s) 'ref_summs', 'sys_summs' (fields present: 'src')",
+    )
+    _write(path, [doc])
+    _raises(load_summeval, path, f"{path}: expected the top-level value to be dict (got list)")
+
+
+@pytest.mark.parametrize("loader", ["load_wmt_mqm", "load_summeval", "load_hh_rlhf"])
+def test_scored_loaders_name_themselves_for_a_missing_file(tmp_path, loader):
+    import metricrm.data as data
+
+    with pytest.raises(FileNotFoundError) as err:
+        getattr(data, loader)(tmp_path / "absent")
+    assert str(err.value) == f"{loader}: no such file or folder: {tmp_path / 'absent'}"
+
+
+# ------------------------------------------------------------------------------- HH-RLHF
+
+
+def _hh(path, *records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+    return path
+
+
+def test_hh_rlhf_transcripts(tmp_path):
+    from metricrm.data import load_hh_rlhf, split_transcript
+
+    assert split_transcript("\n\nHuman: hi") == [{"role": "user", "content": "hi"}]
+    long = "x" * 70
+    with pytest.raises(DataFormatError) as err:
+        split_transcript(long)
+    assert str(err.value) == (
+        f"transcript: expected a transcript starting with '\\n\\nHuman:' (got {long[:60]!r})"
+    )
+    path = tmp_path / "h.jsonl"
+    _hh(path, {"chosen": "\n\nAssistant: hi", "rejected": "\n\nHuman: a\n\nAssistant: b"})
+    _raises(
+        load_hh_rlhf,
+        path,
+        f"{path}: line 1, `chosen`: expected at least one turn followed by a final assistant "
+        "turn (got roles ['assistant'])",
+    )
+    _hh(path, {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nHuman: b"})
+    _raises(
+        load_hh_rlhf,
+        path,
+        f"{path}: line 1, `rejected`: expected at least one turn followed by a final assistant "
+        "turn (got roles ['user', 'user'])",
+    )
+    _hh(path, {"chosen": 1, "rejected": "x"})
+    _raises(load_hh_rlhf, path, f"{path}: line 1: expected `chosen` to be str (got int)")
+    _hh(path, {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": None})
+    _raises(load_hh_rlhf, path, f"{path}: line 1: expected `rejected` to be str (got NoneType)")
+    _hh(path, {"chosen": "\n\nHuman: a\n\nAssistant: b"})
+    _raises(
+        load_hh_rlhf,
+        path,
+        f"{path}: line 1: missing field(s) 'rejected' (fields present: 'chosen')",
+    )
+    with pytest.raises(ValueError) as err:
+        load_hh_rlhf(path, on_mismatch="keep")
+    assert str(err.value) == (
+        "load_hh_rlhf: on_mismatch must be 'flag', 'skip' or 'raise' (got 'keep')"
+    )
+
+
+def test_hh_rlhf_mismatched_prompts(tmp_path):
+    import warnings
+
+    from metricrm.data import load_hh_rlhf
+
+    same = {
+        "chosen": "\n\nHuman: q\n\nAssistant: good",
+        "rejected": "\n\nHuman: q\n\nAssistant: bad",
+    }
+    odd = {
+        "chosen": "\n\nHuman: q\n\nAssistant: a\n\nHuman: more\n\nAssistant: good",
+        "rejected": "\n\nHuman: other\n\nAssistant: bad",
+    }
+    path = _hh(tmp_path / "test.jsonl", same, odd, same)
+    flagged = load_hh_rlhf(path)
+    assert [p.id for p in flagged] == ["test/1", "test/2", "test/3"]
+    assert flagged[1].meta == {
+        "line": 2,
+        "prompt_mismatch": True,
+        "rejected_prompt": ({"role": "user", "content": "other"},),
+    }
+    assert flagged[0].meta == {"line": 1, "prompt_mismatch": False}
+    assert load_hh_rlhf(path, subset="s")[2].id == "s/3"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = load_hh_rlhf(path, on_mismatch="skip")
+    assert [p.meta["line"] for p in kept] == [1, 3]
+    (warning,) = caught
+    assert str(warning.message) == (
+        f"load_hh_rlhf: skipped 1 of 3 pairs in {path} whose transcripts differ before the "
+        "last turn (lines 2)"
+    )
+    assert warning.filename == __file__  # attributed to the caller
+    with pytest.raises(DataFormatError) as err:
+        load_hh_rlhf(path, on_mismatch="raise")
+    assert str(err.value) == (
+        f"{path}: line 2: `chosen` and `rejected` differ before their last assistant turn "
+        "(3 vs 1 earlier turns); pass on_mismatch='flag' or 'skip' to load the file anyway"
+    )

@@ -40,7 +40,13 @@ settings.register_profile(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-PROFILE = "explore" if os.environ.get("METRICRM_HYPOTHESIS") == "explore" else "metricrm"
+settings.register_profile("mutation", settings.get_profile("metricrm"), max_examples=4)
+if os.environ.get("METRICRM_HYPOTHESIS") == "explore":
+    PROFILE = "explore"
+elif "MUTANT_UNDER_TEST" in os.environ:  # a mutmut run: each mutant reruns these tests
+    PROFILE = "mutation"
+else:
+    PROFILE = "metricrm"
 
 CHEAP = [
     "bleu",
