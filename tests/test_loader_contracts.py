@@ -821,3 +821,135 @@ def test_hh_rlhf_mismatched_prompts(tmp_path):
         f"{path}: line 2: `chosen` and `rejected` differ before their last assistant turn "
         "(3 vs 1 earlier turns); pass on_mismatch='flag' or 'skip' to load the file anyway"
     )
+
+
+# ------------------------------------------------------------------------ the built-in sample
+
+
+@pytest.fixture
+def sample_text(monkeypatch):
+    """Replace the packaged sample files with given text: ``set(kind, lines)``."""
+    import importlib
+
+    import metricrm as mr
+
+    module = importlib.import_module(mr.load_sample.__module__)
+    texts: dict[str, str] = {}
+    encodings: list[str] = []
+
+    class File:
+        def __init__(self, name):
+            self.name = name
+
+        def read_text(self, encoding=None):
+            encodings.append(encoding)
+            return texts[self.name]
+
+    class Folder:
+        def joinpath(self, *parts):
+            assert parts[0] == "sample"
+            return File(parts[-1])
+
+    monkeypatch.setattr(module.resources, "files", lambda package: Folder())
+
+    def set_text(name, records):
+        texts[name] = "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records)
+
+    set_text.encodings = encodings
+    return set_text
+
+
+PAIR = {"prompt": "q", "chosen": "a", "rejected": "b", "label": "chosen", "subset": "s", "id": "1"}
+ITEM = {
+    "response": "r", "source": "src", "references": ["ref"], "human": {"da": 70},
+    "system": "A", "group": "g", "id": "i", "task": "mt", "lang": "de-en",
+}  # fmt: skip
+
+
+def test_sample_records_are_built_from_every_field(sample_text):
+    import metricrm as mr
+
+    chat = [{"role": "user", "content": "hi"}]
+    sample_text("preference.jsonl", [PAIR, "", "  ", {**PAIR, "prompt": chat, "label": "tie"}])
+    first, second = mr.load_sample("preference")
+    assert (first.prompt, first.chosen, first.rejected, first.label, first.subset, first.id) == (
+        "q",
+        "a",
+        "b",
+        "chosen",
+        "s",
+        "1",
+    )
+    assert second.prompt == ({"role": "user", "content": "hi"},) and second.label == "tie"
+    sample_text("reference.jsonl", [ITEM])
+    (item,) = mr.load_sample("reference")
+    assert (item.response, item.source, item.references, item.human) == (
+        "r",
+        "src",
+        ("ref",),
+        {"da": 70.0},
+    )
+    assert (item.system, item.group, item.id, item.meta) == (
+        "A",
+        "g",
+        "i",
+        {"task": "mt", "lang": "de-en"},
+    )
+    assert {e.replace("-", "").lower() for e in sample_text.encodings} == {"utf8"}
+    with pytest.raises(ValueError) as err:
+        mr.load_sample("pairs")
+    assert (
+        str(err.value) == "load_sample: unknown kind 'pairs'; expected 'preference' or 'reference'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "record", "message"),
+    [
+        ("preference", {**PAIR, "label": "x"}, "expected `label` 'chosen' or 'tie' (got 'x')"),
+        ("preference", {**PAIR, "chosen": " "},
+         "expected `chosen` to be non-empty text or a list of chat messages (got ' ')"),
+        ("preference", {**PAIR, "rejected": None},
+         "expected `rejected` to be non-empty text or a list of chat messages (got None)"),
+        ("preference", {**PAIR, "prompt": 3},
+         "expected `prompt` to be non-empty text or a list of chat messages (got 3)"),
+        ("preference", {k: v for k, v in PAIR.items() if k != "subset"},
+         "expected a field 'subset'"),
+        ("reference", {**ITEM, "human": {"da": "high"}},
+         "expected `human` to be {'da': number} (got {'da': 'high'})"),
+        ("reference", {**ITEM, "human": 5}, "expected `human` to be {'da': number} (got 5)"),
+        ("reference", {**ITEM, "references": "ref"},
+         "expected `references` to be a non-empty list of strings (got 'ref')"),
+        ("reference", {**ITEM, "references": []},
+         "expected `references` to be a non-empty list of strings (got [])"),
+        ("reference", {**ITEM, "references": ["ok", ""]},
+         "expected `references` to be a non-empty list of strings (got ['ok', ''])"),
+        ("reference", {**ITEM, "references": ["ok", 1]},
+         "expected `references` to be a non-empty list of strings (got ['ok', 1])"),
+        ("reference", {**ITEM, "source": None},
+         "expected `source` to be non-empty text or a list of chat messages (got None)"),
+        ("reference", {**ITEM, "response": ""},
+         "expected `response` to be non-empty text or a list of chat messages (got '')"),
+        ("reference", {k: v for k, v in ITEM.items() if k != "lang"}, "expected a field 'lang'"),
+    ],
+)  # fmt: skip
+def test_sample_errors_name_file_line_and_field(sample_text, kind, record, message):
+    import metricrm as mr
+
+    good = PAIR if kind == "preference" else ITEM
+    name = f"{kind}.jsonl"
+    sample_text(name, [good, "", record])
+    with pytest.raises(DataFormatError) as err:
+        mr.load_sample(kind)
+    assert str(err.value) == f"sample/{name}, line 3: {message}"
+
+
+def test_sample_with_broken_json(sample_text):
+    import metricrm as mr
+
+    sample_text("preference.jsonl", [PAIR, '{"prompt": '])
+    with pytest.raises(DataFormatError) as err:
+        mr.load_sample("preference")
+    assert str(err.value).startswith(
+        "sample/preference.jsonl, line 2: expected a JSON object (Expecting value"
+    )
