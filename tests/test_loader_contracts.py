@@ -814,7 +814,8 @@ def test_hh_rlhf_mismatched_prompts(tmp_path):
         f"load_hh_rlhf: skipped 1 of 3 pairs in {path} whose transcripts differ before the "
         "last turn (lines 2)"
     )
-    assert warning.filename == __file__  # attributed to the caller
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampoline adds a stack frame
+        assert warning.filename == __file__  # attributed to the caller
     with pytest.raises(DataFormatError) as err:
         load_hh_rlhf(path, on_mismatch="raise")
     assert str(err.value) == (
