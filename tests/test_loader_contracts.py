@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pytest
 
