@@ -330,6 +330,9 @@ def test_check_responses_messages_and_long_values():
     exact = "y" * 56  # the list's repr is 60 characters: shown whole
     with pytest.raises(ScorerInputError, match=re.escape(f"(got list: {[exact]!r})")):
         check_responses("who", [[exact]])
+    over = "y" * 57  # 61 characters: cut to 57 and "..."
+    with pytest.raises(ScorerInputError, match=re.escape(f"(got list: {repr([over])[:57]}...)")):
+        check_responses("who", [[over]])
     with pytest.raises(
         ScorerInputError, match=r"^who: response 0 is empty; expected non-empty text$"
     ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 
 import pytest
 
@@ -954,4 +955,129 @@ def test_sample_with_broken_json(sample_text):
         mr.load_sample("preference")
     assert str(err.value).startswith(
         "sample/preference.jsonl, line 2: expected a JSON object (Expecting value"
+    )
+
+
+# ----------------------------------------------------- second review of mutation survivors
+
+
+def test_pandas_missing_values_are_missing():
+    pandas = pytest.importorskip("pandas")
+    from metricrm.data import load_pointwise_items
+
+    frame = pandas.DataFrame(
+        {
+            "response": ["a", "b"],
+            "source": pandas.array(["s", None], dtype="string"),
+            "score": pandas.array([1.5, None], dtype="Float64"),
+            "id": [pandas.NaT, pandas.NaT],
+        }
+    )
+    items = load_pointwise_items(frame)
+    assert [(i.source, i.human, i.id) for i in items] == [
+        ("s", {"score": 1.5}, None),
+        (None, {"score": None}, None),
+    ]
+
+
+def test_cell_edge_cases(tmp_path):
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    path = _jsonl(
+        tmp_path / "i.jsonl",
+        [{"response": "a", "score": "+nan", "r1": "", "r2": "x"},
+         {"response": "b", "score": "-NaN", "r1": None, "r2": "y"}],
+    )  # fmt: skip
+    items = load_pointwise_items(path, columns={"references": ["r1", "r2"]})
+    assert [(i.human, i.references) for i in items] == [
+        ({"score": None}, ("x",)),
+        ({"score": None}, ("y",)),
+    ]
+    exact = "y" * 76  # a list repr of exactly 80 characters is shown whole
+    _jsonl(path, [{"response": [exact]}])
+    _raises(
+        load_pointwise_items,
+        path,
+        f"{path}: line 1: column 'response': expected text or a list of chat messages "
+        f"(got {[exact]!r})",
+    )
+    _jsonl(path, [{"chosen": "a", "rejected": "b"}])
+    _raises(
+        load_preference_pairs,
+        path,
+        f"{path}: missing column 'prompt' (columns present: 'chosen', 'rejected')",
+    )
+    with pytest.raises(ValueError) as err:
+        load_preference_pairs(path, labels={"a": "better"})
+    assert str(err.value) == (
+        "load_preference_pairs: `labels` values must be 'chosen', 'rejected' or 'tie' "
+        "(got {'a': 'better'})"
+    )
+    gz = tmp_path / "p.v1.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"prompt": "q", "chosen": "a", "rejected": "b"}\n'))
+    assert load_preference_pairs(gz)[0].prompt == "q"
+
+
+def test_parquet_errors_name_the_file(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from metricrm.data import load_pointwise_items
+
+    path = tmp_path / "d.parquet"
+    pandas.DataFrame({"response": [3]}).to_parquet(path)
+    _raises(
+        load_pointwise_items,
+        path,
+        f"{path}: row 0: column 'response': expected text or a list of chat messages (got 3)",
+    )
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(path)
+    assert re.match(
+        rf"{re.escape(str(path))}: cannot read Parquet \((?!NoneType)\w+: ", str(err.value)
+    )
+
+
+def test_hub_ids_and_folders_pass_split_and_options(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    from metricrm.data import load_pointwise_items, load_preference_pairs
+
+    calls = []
+
+    def fake_load_dataset(name, split=None, **kwargs):
+        calls.append((name, split, kwargs))
+        return datasets.Dataset.from_dict({"prompt": ["q"], "chosen": ["a"], "rejected": ["b"]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.chdir(tmp_path)
+    assert load_preference_pairs("org/pairs", split="test", revision="v1")[0].chosen == "a"
+    assert calls == [("org/pairs", "test", {"revision": "v1"})]
+    monkeypatch.undo()
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    _jsonl(folder / "train.jsonl", [{"response": "x"}])
+    _jsonl(folder / "test.jsonl", [{"response": 5}])
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(folder),
+        f"load_pointwise_items: {folder} has splits train, test; pass split= one of them",
+    )
+    _jsonl(folder / "other.jsonl", [{"response": "z"}])
+    picked = load_pointwise_items(folder, split="dev", data_files={"dev": "other.jsonl"})
+    assert [i.response for i in picked] == ["z"]
+    saved = tmp_path / "saved"
+    datasets.DatasetDict(
+        {"a": datasets.Dataset.from_dict({"response": [1]}),
+         "b": datasets.Dataset.from_dict({"response": ["ok"]})}
+    ).save_to_disk(str(saved))  # fmt: skip
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(saved),
+        f"load_pointwise_items: {saved} has splits a, b; pass split= one of them",
+    )
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items(saved, split="a"),
+        f"{saved} [a]: row 0: column 'response': expected text or a list of chat messages (got 1)",
     )
