@@ -795,7 +795,7 @@ def test_hh_rlhf_mismatched_prompts(tmp_path):
     }
     odd = {
         "chosen": "\n\nHuman: q\n\nAssistant: a\n\nHuman: more\n\nAssistant: good",
-        "rejected": "\n\nHuman: other\n\nAssistant: bad",
+        "rejected": "\n\nHuman: other\n\nAssistant: x\n\nHuman: again\n\nAssistant: bad",
     }
     path = _hh(tmp_path / "test.jsonl", same, odd, same)
     flagged = load_hh_rlhf(path)
@@ -803,7 +803,11 @@ def test_hh_rlhf_mismatched_prompts(tmp_path):
     assert flagged[1].meta == {
         "line": 2,
         "prompt_mismatch": True,
-        "rejected_prompt": ({"role": "user", "content": "other"},),
+        "rejected_prompt": (
+            {"role": "user", "content": "other"},
+            {"role": "assistant", "content": "x"},
+            {"role": "user", "content": "again"},
+        ),
     }
     assert flagged[0].meta == {"line": 1, "prompt_mismatch": False}
     assert load_hh_rlhf(path, subset="s")[2].id == "s/3"
@@ -822,7 +826,7 @@ def test_hh_rlhf_mismatched_prompts(tmp_path):
         load_hh_rlhf(path, on_mismatch="raise")
     assert str(err.value) == (
         f"{path}: line 2: `chosen` and `rejected` differ before their last assistant turn "
-        "(3 vs 1 earlier turns); pass on_mismatch='flag' or 'skip' to load the file anyway"
+        "(3 vs 3 earlier turns); pass on_mismatch='flag' or 'skip' to load the file anyway"
     )
 
 
@@ -1080,4 +1084,75 @@ def test_hub_ids_and_folders_pass_split_and_options(tmp_path, monkeypatch):
         DataFormatError,
         lambda: load_pointwise_items(saved, split="a"),
         f"{saved} [a]: row 0: column 'response': expected text or a list of chat messages (got 1)",
+    )
+
+
+def test_wmt_mqm_average_score_files(tmp_path):
+    from metricrm.data import load_pointwise_items, load_wmt_mqm
+
+    row = ["sysA", "d", "1", "3", "r1", "Hallo", "Hi", "No-error", "No-error", ""]
+    ref = ["ref", "d", "1", "3", "r1", "Hallo", "Hello", "No-error", "No-error", ""]
+    tsv = _mqm(tmp_path / "m.tsv", row, ref)
+    avg = tmp_path / "avg.tsv"
+    avg.write_text("system\tmqm_avg_score\tseg_id\nsysA\t-1.5 3\n\nhuman-ref\t-0.5 3\n", "utf-8")
+    items = load_wmt_mqm(tsv, avg, include_ref=True, avg_system_aliases={"ref": "human-ref"})
+    assert [(i.system, i.human) for i in items] == [("ref", {"mqm": -0.5}), ("sysA", {"mqm": -1.5})]
+    via_format = load_pointwise_items(tsv, format="wmt-mqm", avg_scores_path=avg,
+                                      avg_system_aliases={"ref": "human-ref"})  # fmt: skip
+    assert [i.human for i in via_format] == [{"mqm": -1.5}]
+    long_header = "x" * 100
+    for text, message in [
+        (f"{long_header}\n", f"line 1: expected the header 'system mqm_avg_score seg_id' "
+                              f"(got {long_header[:80]!r})"),
+        ("system\tmqm_avg_score\tseg_id\nsysA\t-1 3 extra " + "y" * 90 + "\n",
+         "line 2: expected 'SYSTEM<TAB>SCORE SEG_ID' (got "
+         + repr(("sysA\t-1 3 extra " + "y" * 90)[:80]) + ")"),
+        ("system\tmqm_avg_score\tseg_id\nsysA\t-1 3\nref-A\t0 3\nsysA\t-2 3\n",
+         "line 4: system 'sysA', segment 3 repeats line 2"),
+    ]:  # fmt: skip
+        avg.write_text(text, "utf-8")
+        _raises(lambda a: load_wmt_mqm(tsv, a), avg, f"{avg}: {message}")
+    with pytest.raises(FileNotFoundError) as err:
+        load_wmt_mqm(tsv, tmp_path / "absent.tsv")
+    assert str(err.value) == f"load_wmt_mqm: no such file or folder: {tmp_path / 'absent.tsv'}"
+
+
+def test_more_generic_paths(tmp_path, monkeypatch):
+    from metricrm.data import load_pointwise_items
+
+    odd = tmp_path / "items.data"
+    odd.write_text('[{"response": "a"}]', "utf-8")
+    assert load_pointwise_items(odd, format="json")[0].response == "a"
+    path = _jsonl(tmp_path / "i.jsonl", [{"answer": "a", "x": 1}])
+    _raises(load_pointwise_items, path, f"{path}: missing column 'response' (columns present: "
+                                        "'answer', 'x')")  # fmt: skip
+    _jsonl(path, [{"response": "a", "system": "s", "x": 1}, {"response": "b", "x": 2}])
+    _raises(load_pointwise_items, path, f"{path}: line 2: missing column 'system' (columns "
+                                        "present: 'response', 'x')")  # fmt: skip
+
+    class Lookalike:  # has `column_names` but is no datasets object
+        column_names = ["response"]
+
+    with pytest.raises(TypeError) as err:
+        load_pointwise_items(Lookalike())
+    assert str(err.value).endswith("(got Lookalike)")
+
+    datasets = pytest.importorskip("datasets")
+
+    def fake_load_dataset(name, split=None, **kwargs):
+        bad = datasets.Dataset.from_dict({"response": [1]})
+        return bad if split else datasets.DatasetDict({"a": bad, "b": bad})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.chdir(tmp_path)
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items("org/bad", split="test"),
+        "hub dataset 'org/bad' [test]: row 0: column 'response': expected text or a list of "
+        "chat messages (got 1)",
+    )
+    _raises_any(
+        DataFormatError,
+        lambda: load_pointwise_items("org/bad"),
+        "load_pointwise_items: hub dataset 'org/bad' has splits a, b; pass split= one of them",
     )
