@@ -1156,3 +1156,74 @@ def test_more_generic_paths(tmp_path, monkeypatch):
         lambda: load_pointwise_items("org/bad"),
         "load_pointwise_items: hub dataset 'org/bad' has splits a, b; pass split= one of them",
     )
+
+
+def test_wmt_mqm_items_scores_order_and_errors(tmp_path):
+    from metricrm.data import load_wmt_mqm
+
+    def row(system, seg, rater, category="No-error", severity="No-error", comment="", tgt="T"):
+        return [system, "doc", "7", seg, rater, f"S{seg}", f"{tgt}{seg}", category, severity,
+                comment]  # fmt: skip
+
+    rows = [
+        row("sysB", "10", "r1", "Accuracy/Mistranslation", "Major", "bad", tgt="<v>T</v>"),
+        row("sysB", "10", "r2", "Fluency/Punctuation", "Minor"),
+        row("sysB", "10", "r2", "Fluency/Grammar", "Minor"),
+        row("sysA", "10", "r1"),
+        row("sysA", "9", "r1"),
+        row("sysA", "x1", "r1"),
+        *(row("ref", seg, "r1", tgt="R") for seg in ("10", "9", "x1")),
+    ]
+    path = _mqm(tmp_path / "m.tsv", *rows)
+    items = load_wmt_mqm(path)
+    assert [i.id for i in items] == ["sysA/9", "sysA/10", "sysB/10", "sysA/x1"]
+    by_id = {i.id: i for i in items}
+    sys_b = by_id["sysB/10"]
+    # raters' summed weights 5 and 1.1, averaged over the two raters, negated
+    assert sys_b.human == {"mqm": -(5 + 1.1) / 2}
+    assert (sys_b.response, sys_b.source, sys_b.references) == ("T10", "S10", ("R10",))
+    assert sys_b.meta == {
+        "doc": "doc",
+        "doc_id": "7",
+        "annotations": (
+            {"rater": "r1", "category": "Accuracy/Mistranslation", "severity": "Major",
+             "comment": "bad", "target": "<v>T</v>10"},
+            {"rater": "r2", "category": "Fluency/Punctuation", "severity": "Minor",
+             "comment": "", "target": "T10"},
+            {"rater": "r2", "category": "Fluency/Grammar", "severity": "Minor",
+             "comment": "", "target": "T10"},
+        ),
+        "is_reference": False,
+    }  # fmt: skip
+    with_refs = load_wmt_mqm(path, include_ref=True)
+    assert [i.id for i in with_refs][:3] == ["ref/9", "sysA/9", "ref/10"]
+    assert with_refs[0].meta["is_reference"] is True and with_refs[0].references == ()
+
+    _mqm(path, *rows[:6])
+    _raises(
+        load_wmt_mqm,
+        path,
+        f"{path}: segment 9 has no 'ref' row to use as its reference "
+        "(pass ref_system=None to load without references)",
+    )
+    assert [i.references for i in load_wmt_mqm(path, ref_system=None)][:1] == [()]
+    _mqm(path, row("sysA", "1", "r1", "Accuracy", "Critical"))
+    _raises(
+        lambda p: load_wmt_mqm(p, ref_system=None),
+        path,
+        f"{path}: line 2: unknown MQM severity 'Critical' "
+        "(expected Major, Minor, Neutral or No-error)",
+    )
+    _mqm(path)
+    _raises(load_wmt_mqm, path, f"{path}: no data rows after the header")
+
+    _mqm(path, row("sysA", "1", "r1"), row("ref", "1", "r1", tgt="R"))
+    avg = tmp_path / "avg.tsv"
+    avg.write_text("system\tmqm_avg_score\tseg_id\nsysA\t-1 1\n", "utf-8")
+    _raises(lambda a: load_wmt_mqm(path, a), avg, f"{avg}: no score for system 'ref', segment 1")
+    avg.write_text("system\tmqm_avg_score\tseg_id\nsysA\t-1 1\nref-A\t0 1\nsysC\t-2 1\n", "utf-8")
+    _raises(
+        lambda a: load_wmt_mqm(path, a),
+        avg,
+        f"{avg}: line 4: score -2.0 for system 'sysC', segment 1 which has no row in the MQM file",
+    )
