@@ -230,3 +230,44 @@ def test_corpus_from_details_names_what_is_missing():
     assert scorer.corpus_from_details(as_lists) == result.corpus_score
     ints = {k: np.asarray(v, dtype=np.int32) for k, v in result.details.items()}
     assert isinstance(scorer.corpus_from_details(ints), float)
+
+
+def test_corpus_bleu_effective_order_reaches_the_corpus_score():
+    hyps, refs = ["the cat", "a dog"], [["the cat sat"], ["a dog ran"]]
+    plain = mr.get_scorer("corpus_bleu").score(hyps, references=refs)
+    effective = mr.get_scorer("corpus_bleu", effective_order=True).score(hyps, references=refs)
+    streams = [[r[0] for r in refs]]
+    assert plain.corpus_score == sacrebleu.corpus_bleu(hyps, streams).score == 0.0
+    expected = sacrebleu.BLEU(effective_order=True).corpus_score(hyps, streams).score
+    assert effective.corpus_score == expected > 0
+
+
+@pytest.mark.parametrize("name", ["bleu", "corpus_bleu", "chrf", "chrf++", "ter"])
+def test_without_sacrebleu_the_error_names_scorer_and_extra(monkeypatch, name):
+    import sys
+
+    from metricrm.core.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)
+    with pytest.raises(MissingDependencyError) as err:
+        mr.get_scorer(name)
+    assert str(err.value) == (
+        f"{name}: needs the `sacrebleu` package, which is not installed; "
+        'install it with `pip install "metricrm[metrics]"`'
+    )
+
+
+@pytest.mark.parametrize(("name", "factory"), [("chrf", "CHRF"), ("ter", "TER")])
+def test_a_metric_that_cannot_be_built_names_the_scorer(monkeypatch, name, factory):
+    from metricrm.core.errors import MissingDependencyError
+
+    def refuse(**kwargs):
+        raise ImportError("No module named 'extra'")
+
+    monkeypatch.setattr(sacrebleu.metrics, factory, refuse)
+    with pytest.raises(MissingDependencyError) as err:
+        mr.get_scorer(name)
+    assert str(err.value).startswith(f"{name}: the sacrebleu metric with settings {{")
+    assert str(err.value).endswith(
+        "needs a package that is not installed (No module named 'extra')"
+    )
