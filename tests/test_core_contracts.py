@@ -134,12 +134,12 @@ def test_a_locked_cache_reports_the_file_and_the_wait(tmp_path, monkeypatch):
 
 
 def test_connections_wait_for_the_timeout(tmp_path):
-    cache = ScoreCache(tmp_path, timeout=2.5)
-    con = cache._connect()
-    try:
-        assert con.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
-    finally:
-        con.close()
+    for cache, millis in ((ScoreCache(tmp_path, timeout=2.5), 2500), (ScoreCache(tmp_path), 60000)):
+        con = cache._connect()
+        try:
+            assert con.execute("PRAGMA busy_timeout").fetchone()[0] == millis
+        finally:
+            con.close()
 
 
 def test_to_jsonable_converts_numpy_values():
