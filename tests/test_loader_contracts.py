@@ -1227,3 +1227,23 @@ def test_wmt_mqm_items_scores_order_and_errors(tmp_path):
         avg,
         f"{avg}: line 4: score -2.0 for system 'sysC', segment 1 which has no row in the MQM file",
     )
+
+
+def test_text_files_keep_newlines_and_drop_a_bom(tmp_path):
+    from metricrm.data import load_pointwise_items, load_rm_bench
+
+    text = '\ufeffresponse,score\n"two\r\nlines",1\n'
+    plain = tmp_path / "b.csv"
+    plain.write_bytes(text.encode("utf-8"))
+    packed = tmp_path / "b.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode("utf-8")))
+    for path in (plain, packed):
+        assert [i.response for i in load_pointwise_items(path)] == ["two\r\nlines"]
+    path = _write(tmp_path / "chat_filtered.json", ["not a record"])
+    _raises(load_rm_bench, path, f"{path}: item 0: expected the record to be Mapping (got str)")
+    broken = tmp_path / "t.json.gz"
+    broken.write_bytes(gzip.compress(b'[{"response": "a"}]')[:-6])
+    with pytest.raises(DataFormatError) as err:
+        load_pointwise_items(broken)
+    assert re.match(rf"{re.escape(str(broken))}: cannot read the file \((EOFError|BadGzipFile): ",
+                    str(err.value))  # fmt: skip
