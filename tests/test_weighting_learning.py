@@ -333,5 +333,6 @@ def test_compose_on_pointwise_items_scores_holds_out_and_fits(tmp_path):
     assert frame.loc["chrf", "value"] == pytest.approx(np.nanmean(chrf_taus))
     reward = result.composite
     assert reward.info["human"] == "da" and reward.info["k"] == 3
-    direct = reward.score([it.response for it in items], references=[list(it.references) for it in items])
+    responses = [it.response for it in items]
+    direct = reward.score(responses, references=[list(it.references) for it in items])
     assert np.isfinite(direct.scores).all()
