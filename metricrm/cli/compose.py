@@ -202,8 +202,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     frame = result.frame
-    grouped = args.group_by or section.get("group_by") or (
-        "prompt" if result.table.kind == "preference" else "group"
+    grouped = (
+        args.group_by
+        or section.get("group_by")
+        or ("prompt" if result.table.kind == "preference" else "group")
     )
     print(
         f"{dataset.display_name}: {len(records)} records, {k} folds grouped by {grouped}; "
