@@ -223,6 +223,9 @@ def run_summeval(args, cache) -> tuple[pd.DataFrame, dict]:
 
 def run_rmbench(args, cache) -> tuple[pd.DataFrame, dict]:
     inside, outside = rm_bench_split(args.shared, args.rmbench_prompts)
+    if args.head_exclude_prompts:  # train the head outside a larger sample that holds this one
+        larger = max(args.head_exclude_prompts, args.rmbench_prompts)
+        _, outside = rm_bench_split(args.shared, larger)
     head = trained_head(outside, args.work / "head-rmbench", "rmbench-head:0", args.head_pairs)
     parts = lm_components(str(smollm2_path()), head)
     result = compose(
@@ -380,6 +383,12 @@ def main() -> None:
     parser.add_argument("--rmbench-prompts", type=int, default=10)
     parser.add_argument("--hh-pairs", type=int, default=150)
     parser.add_argument("--head-pairs", type=int, default=1500)
+    parser.add_argument(
+        "--head-exclude-prompts",
+        type=int,
+        default=0,
+        help="RM-Bench: train the head outside the sample of this many prompts per domain",
+    )
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-resamples", type=int, default=1000)
