@@ -825,8 +825,9 @@ def meta_evaluate(
     domain (level "domain"). Under "rewardbench", a dataset whose subsets are RewardBench subsets
     gets RewardBench's section scores (level "section") and leaderboard total (level "total");
     under "rewardbench2" the total is the plain mean of the subsets. Totals resample within
-    their domains or subsets. Conventions' fields meta_evaluate does not use: ``best_of_n_ties``
-    (pairs only), ``segment_test`` (acc23 has no clusters here), ``darr_threshold`` (DARR pairs
+    their domains or subsets. ``segment_test="pairs"`` (wmt23) clusters acc23 rows with the
+    pairwise permutation test; other conventions give acc23 no cluster. Conventions' fields
+    meta_evaluate does not use: ``best_of_n_ties`` (pairs only), ``darr_threshold`` (DARR pairs
     come built) and ``task_average_rescale`` (no averages across datasets).
 
     Every value has a bootstrap percentile interval (items resampled; groups at item level,
