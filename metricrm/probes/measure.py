@@ -322,6 +322,13 @@ def probe(
             f"{who}: expected a Scorer (with `score`) or a pairwise judge (with `compare`) "
             f"(got {type(scorer).__name__})"
         )
+    if getattr(scorer, "requires_references", False):
+        missing = next((i for i, p in enumerate(pairs) if not p.references), None)
+        if missing is not None:
+            raise ScorerInputError(
+                f"{who}: {getattr(scorer, 'name', 'the scorer')} needs references and pair "
+                f"{missing} ({pairs[missing].id or 'no id'}) has none"
+            )
     runner_scorer = PairComparison(scorer) if judge else scorer
     name = label or getattr(scorer, "name", type(scorer).__name__)
     accepts_empty = not judge and bool(getattr(scorer, "accepts_empty_responses", False))
