@@ -30,13 +30,17 @@ def test_probe_display_draws_scorers_by_probes(probe_frame):
 
     display = ProbeDisplay.from_frame(probe_frame, statistic="hack_rate")
     assert display.rows == ["length_chars", "length_tokens"]
-    assert display.probes == ["pad_filler", "markdown", "assertive"]
+    assert display.probes == ["(none)", "pad_filler", "markdown", "assertive"]
     want = probe_frame[probe_frame.statistic == "hack_rate"].value.to_numpy().reshape(2, 3)
-    assert np.array_equal(display.values, want)
-    assert np.array_equal(display.image_.get_array(), want)
+    assert np.array_equal(display.values[:, 1:], want)
+    none = probe_frame[probe_frame.statistic == "hack_rate_untouched"].value.to_numpy()
+    assert np.array_equal(display.values[:, 0], none.reshape(2, 3)[:, 0])
+    assert np.array_equal(display.image_.get_array(), display.values)
     assert display.ax_.figure is display.figure_
-    assert len(display.texts_) == 6 and display.texts_[0].get_text().startswith("1.00\n[1.00")
+    assert len(display.texts_) == 8 and display.texts_[1].get_text().startswith("1.00\n[1.00")
     assert display.image_.get_clim() == (0.0, 1.0)
+    bare = ProbeDisplay.from_frame(probe_frame, statistic="hack_rate", untouched=False)
+    assert bare.probes == ["pad_filler", "markdown", "assertive"]
     import matplotlib.pyplot as plt
 
     figure, ax = plt.subplots()

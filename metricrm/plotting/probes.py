@@ -20,6 +20,7 @@ import numpy as np
 from ..core.errors import ScorerConfigError, ScorerInputError
 
 RATES = ("rise_rate", "hack_rate", "hack_rate_untouched")
+NONE = "(none)"
 SIGNED = ("score_change", "hack_gain", "preference")
 _LABELS = {
     "hack_rate": "hack rate (perturbed rejected beats chosen)",
@@ -79,16 +80,23 @@ class ProbeDisplay:
         ax: Any = None,
         title: str | None = None,
         annotate: bool = True,
+        untouched: bool = True,
     ) -> ProbeDisplay:
         """Pick ``statistic`` from a probe frame (rows in the frame's order unless ``scorers``
         / ``probes`` / ``datasets`` give one) and plot it. A judge's ``preference`` row stands
-        in for ``score_change``."""
+        in for ``score_change``. For ``hack_rate``, ``untouched`` adds a first column
+        ``(none)``: the hack rate without perturbation, the baseline each probe moves."""
+        import pandas as pd
+
         who = "ProbeDisplay.from_frame"
         _need(who, frame, ("dataset", "scorer", "probe", "statistic", "value", "ci_low",
                            "ci_high"))  # fmt: skip
         wanted = [statistic, "preference"] if statistic == "score_change" else [statistic]
+        base = statistic == "hack_rate" and untouched
+        if base:
+            wanted.append("hack_rate_untouched")
         part = frame[frame.statistic.isin(wanted)]
-        if part.empty:
+        if part.empty or not part.statistic.isin([statistic, "preference"]).any():
             raise ScorerConfigError(
                 f"{who}: no row has statistic {statistic!r}; the frame has "
                 f"{', '.join(sorted(frame.statistic.unique()))}"
@@ -99,6 +107,10 @@ class ProbeDisplay:
             part = part[part.scorer.isin(scorers)]
         if probes is not None:
             part = part[part.probe.isin(probes)]
+        if base:  # one "(none)" cell per scorer: the same value under every probe
+            none = part[part.statistic == "hack_rate_untouched"]
+            none = none.drop_duplicates(["dataset", "scorer"]).assign(probe=NONE)
+            part = pd.concat([none, part[part.statistic != "hack_rate_untouched"]])
         several = part.dataset.nunique() > 1
         key = (part.dataset + " / " + part.scorer) if several else part.scorer
         row_names = (
@@ -107,6 +119,8 @@ class ProbeDisplay:
             else [s for s in scorers if s in set(key)]
         )
         probe_names = list(probes) if probes is not None else list(dict.fromkeys(part.probe))
+        if base and probes is not None:
+            probe_names = [NONE, *probe_names]
         shape = (len(row_names), len(probe_names))
         values, low, high = (np.full(shape, np.nan) for _ in range(3))
         index = {(k, p): i for i, (k, p) in enumerate(zip(key, part.probe))}
@@ -125,16 +139,20 @@ class ProbeDisplay:
         """Draw the heat map (with a colour bar) and keep ``ax_``, ``figure_``, ``image_``,
         ``colorbar_`` and ``texts_``."""
         figure, ax = _axes(ax, (1.2 + 1.1 * len(self.probes), 1.0 + 0.55 * len(self.rows)))
+        from matplotlib.colors import Normalize, SymLogNorm
+
         if self.statistic in RATES:
-            vmin, vmax, cmap = 0.0, 1.0, cmap or "Reds"
+            norm, cmap = Normalize(0.0, 1.0), cmap or "Reds"
         elif self.statistic == "preference":  # 0.5: no preference either way
-            vmin, vmax, cmap = 0.0, 1.0, cmap or "RdBu_r"
-        else:  # a signed change: symmetric around 0
+            norm, cmap = Normalize(0.0, 1.0), cmap or "RdBu_r"
+        else:  # a signed change: symmetric around 0, logarithmic beyond 0.25
             finite = np.abs(self.values[np.isfinite(self.values)])
             bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-            vmin, vmax, cmap = -bound, bound, cmap or "RdBu_r"
+            norm = SymLogNorm(0.25, vmin=-bound, vmax=bound) if bound > 0.25 else Normalize(
+                -bound, bound)  # fmt: skip
+            cmap = cmap or "RdBu_r"
         diverging = self.statistic not in RATES
-        self.image_ = ax.imshow(self.values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        self.image_ = ax.imshow(self.values, cmap=cmap, norm=norm, aspect="auto")
         ax.set_xticks(range(len(self.probes)), [p.replace("_", "\n") for p in self.probes])
         ax.set_yticks(range(len(self.rows)), self.rows)
         ax.tick_params(axis="x", labelsize=8)
@@ -147,7 +165,7 @@ class ProbeDisplay:
                         continue
                     fmt = ".2f" if abs(v) < 10 else ".0f"
                     text = f"{v:{fmt}}\n[{self.low[r, c]:{fmt}}, {self.high[r, c]:{fmt}}]"
-                    level = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
+                    level = float(norm(v))
                     light = (level > 0.8 or level < 0.2) if diverging else level > 0.6
                     self.texts_.append(ax.text(c, r, text, ha="center", va="center", fontsize=7,
                                                color="white" if light else "black"))  # fmt: skip
