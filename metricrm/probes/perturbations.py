@@ -323,7 +323,7 @@ class Probe:
         references: Sequence[str] | str | None = None,
         seed: int = 0,
     ) -> str:
-        check_integer(self.name, "seed", seed, minimum=0)
+        check_integer(f"probe {self.name}", "seed", seed, minimum=0)
         text = response if isinstance(response, str) else response_text(response)
         if isinstance(references, str):
             references = [references]

@@ -46,6 +46,7 @@ PROBE_CSV = HERE / "results_probes.csv"
 BON_CSV = HERE / "results_best_of_n.csv"
 FIGURES = HERE / "figures"
 DATASETS = ("llmbar", "hh-rlhf", "rm-bench", "wmt-darr")
+LM_SCORERS = ("lm_logprob", "lm_judge", "lm_pairwise_judge")
 SEED = 0
 
 
@@ -173,7 +174,8 @@ def run_probes(args, data: dict, work: Path) -> None:
         else:
             if name == "wmt-darr":
                 continue
-            plan = [(label, s, small) for label, s in lm_scorers(args.max_length)]
+            plan = [(label, s, small) for label, s in lm_scorers(args.max_length)
+                    if label in args.lm_scorers]  # fmt: skip
         probes = list(mr.probes.GENERAL_PROBES)
         if name == "wmt-darr":
             probes += list(mr.probes.REFERENCE_PROBES)
@@ -326,6 +328,8 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
                         help="trained heads and stored samples")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="score cache folder")
+    parser.add_argument("--lm-scorers", nargs="*", default=list(LM_SCORERS), choices=LM_SCORERS,
+                        help="with --scorers smollm2: which of them")  # fmt: skip
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--lm-sample", type=int, default=40)
     parser.add_argument("--n-resamples", type=int, default=1000)
