@@ -21,8 +21,11 @@ prompts are in neither the probe sample nor the best-of-n prompts (held out), se
 
 Best-of-n: ``--prompts`` (default 100) single-turn HH-RLHF prompts, ``--n-max`` (default 16)
 samples each from SmolLM2-135M-Instruct (temperature 1, no top-k/top-p cut, at most
-``--max-new-tokens`` tokens); gold is the HH-RLHF Bradley-Terry head; proxies are the length,
-SmolLM2's own mean log-probability and a head trained on LLMBar and RM-Bench pairs.
+``--max-new-tokens`` tokens); gold is the HH-RLHF Bradley-Terry head (held out); proxies are
+the length and the heads trained on LLMBar and on RM-Bench (off-domain reward models), and
+with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs on the prompts
+whose samples are already stored (e.g. drawn by several processes into separate stores and
+merged: a store is keyed by model and settings, and its lines by prompt and block).
 """
 
 from __future__ import annotations
@@ -198,10 +201,28 @@ def run_probes(args, data: dict, work: Path) -> None:
 # -------------------------------------------------------------------------------- best-of-n
 
 
+def stored_prompt_keys(folder: Path) -> set[str]:
+    """Prompt keys with at least one finished block in any sample file under ``folder``
+    (read only: a file being written is not touched)."""
+    keys = set()
+    for path in folder.glob("samples-*.jsonl"):
+        for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
+            try:
+                keys.add(json.loads(line)["prompt"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return keys
+
+
 def run_best_of_n(args, data: dict, work: Path) -> None:
     import pandas as pd
 
+    from metricrm.probes.sampling import prompt_key as sample_key
+
     prompts = bon_prompts(data["hh-rlhf"], args.prompts)
+    if args.stored_only:  # the prompts whose samples are already on disk, in the same order
+        stored = stored_prompt_keys(work / "samples")
+        prompts = [p for p in prompts if sample_key(p) in stored]
     start = time.perf_counter()
     pool = mr.probes.sample_responses(
         str(smollm2_path()), prompts, args.n_max, store=work / "samples",
@@ -213,16 +234,15 @@ def run_best_of_n(args, data: dict, work: Path) -> None:
     print(f"samples: {len(prompts)} prompts x {args.n_max}, {pool.generated} drawn now in "
           f"{seconds:.0f} s; {tokens} tokens in the pool; stored in {pool.path}", flush=True)
     trained = heads(data, args, work)
-    # an off-domain proxy reward model: LLMBar and RM-Bench pairs, never HH-RLHF
-    other = [p for name in ("llmbar", "rm-bench") for p in data[name] if p.label != "tie"]
-    proxy_rm = head("bt-llmbar+rm-bench", other, work, args.progress)
-    model = str(smollm2_path())
+    # off-domain proxy reward models: heads trained on LLMBar or on RM-Bench, never HH-RLHF
     proxies = [
         ("length_chars", mr.get_scorer("length_chars")),
-        ("bt_head[llmbar+rm-bench]", proxy_rm),
-        ("lm_logprob[smollm2]", mr.get_scorer("lm_logprob", model=model,
-                                              max_length=args.max_length)),
-    ]  # fmt: skip
+        ("bt_head[llmbar]", trained["llmbar"]),
+        ("bt_head[rm-bench]", trained["rm-bench"]),
+    ]
+    if args.lm_proxy:  # SmolLM2 scoring its own samples: about 1.5 CPU-seconds a sample
+        proxies.append(("lm_logprob[smollm2]", mr.get_scorer(
+            "lm_logprob", model=str(smollm2_path()), max_length=args.max_length)))  # fmt: skip
     frames = []
     for label, proxy in proxies:
         t0 = time.perf_counter()
@@ -338,6 +358,10 @@ def main() -> None:
     parser.add_argument("--n-max", type=int, default=16)
     parser.add_argument("--block-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--stored-only", action="store_true",
+                        help="best-of-n on the prompts whose samples are on disk (no sampling)")
+    parser.add_argument("--lm-proxy", action="store_true",
+                        help="best-of-n: SmolLM2's mean log-probability as a further proxy")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args()
