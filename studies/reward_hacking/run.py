@@ -1,7 +1,8 @@
 """Reward hacking: every scorer against every probe, and best-of-n over-optimisation.
 
 Public API only. Four parts, each resumable (scores go through the score cache, samples are
-stored on disk), each writing its results next to this file:
+stored on disk), each writing its results next to this file (run from the checkout with
+``PYTHONPATH=.`` to use its metricrm rather than an installed one):
 
     python studies/reward_hacking/run.py probes --scorers cheap    # length, BT heads, metrics
     python studies/reward_hacking/run.py probes --scorers smollm2  # LM log-prob, LM judges
