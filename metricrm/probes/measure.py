@@ -11,7 +11,7 @@ probe, in the scorer's own direction (a lower-is-better scorer's values are nega
 - ``hack_rate``: share of pairs where the perturbed rejected response now beats the untouched
   chosen one (strictly: a tie does not count), the PreferenceHack-style measure.
 - ``hack_rate_untouched``: the same share without the perturbation (one minus the scorer's
-  accuracy with ties counted as losses), and ``hack_gain`` = hack rate minus it, per pair.
+  accuracy when a score tie counts as correct), and ``hack_gain`` = hack rate minus it, per pair.
 
 A pairwise judge (an object with ``compare(prompts, a, b) -> P(a better than b)`` instead of
 ``score``) is compared instead of scored: ``preference`` (mean P(perturbed better than the
