@@ -1,5 +1,6 @@
 """The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``,
-``meta-eval`` scorers against human judgments. One module per subcommand; each adds its own
+``meta-eval`` scorers against human judgments, ``probe`` them for reward hacking. One module
+per subcommand; each adds its own
 parser and calls the public API.
 
 Thin by design: it parses arguments, calls the public API and prints. Errors from metricrm
@@ -15,9 +16,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..core.errors import MetricRMError
-from . import demo, list_scorers, meta_eval, score
+from . import demo, list_scorers, meta_eval, probe, score
 
-SUBCOMMANDS = (list_scorers, score, demo, meta_eval)
+SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe)
 
 
 def quiet_model_loaders() -> None:
