@@ -46,6 +46,7 @@ _LAZY = {
     "PairScores": "metricrm.core.batching:PairScores",
     "PartialScoringError": "metricrm.core.errors:PartialScoringError",
     "ModelUnavailableError": "metricrm.core.errors:ModelUnavailableError",
+    "NotFittedError": "metricrm.core.errors:NotFittedError",
     "ScoreCache": "metricrm.core.cache:ScoreCache",
     "CacheStats": "metricrm.core.cache:CacheStats",
     "write_table": "metricrm.core.results_io:write_table",

@@ -47,6 +47,26 @@ def _bt_head_kwargs() -> dict:
     return {"path": folder}
 
 
+def _composite_file(weight: float = 0.5) -> str:
+    """A hand-written composite file: chrF (z-scored) plus a length penalty, with a gate."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="metricrm-test-composite-")
+    path = f"{folder}/reward.yaml"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(
+            "components:\n"
+            "  chrf: {scorer: chrf, normalizer: {kind: zscore, mean: 40.0, std: 15.0}}\n"
+            "  brevity:\n"
+            "    scorer: length_chars\n"
+            "    higher_is_better: false\n"
+            "    normalizer: {kind: minmax, min: -200, max: 0}\n"
+            f"weights: {{chrf: 1.0, brevity: {weight}}}\n"
+            "gates: [{component: chrf, below: 1.0, floor: -5.0}]\n"
+        )
+    return path
+
+
 # name -> settings passed to get_scorer, or a function returning them (local, offline models;
 # tiny random models where only plumbing is tested)
 CASES: dict[str, dict | object] = {
@@ -76,6 +96,7 @@ CASES: dict[str, dict | object] = {
         "reference": models.tiny_causal_lm_path(seed=1),
     },
     "bt_head": _bt_head_kwargs,
+    "composite": lambda: {"path": _composite_file()},
 }
 SLOW = {"bertscore_f1", "bertscore_precision", "bertscore_recall", "bt_head"}
 # float32 models: scores may move in the last bits with batch composition
@@ -376,6 +397,8 @@ def _alternatives(name: str) -> dict:
             "include_eos": {"include_eos": True},
             "allow_untrained_head": _untrained("policy"),
         }
+    if name == "composite":
+        return {"path": {"path": _composite_file(weight=0.25)}}
     if name == "bt_head":
         from metricrm.training import train_bt_head
 

@@ -47,6 +47,10 @@ class ModelUnavailableError(MetricRMError, OSError):
     """A model folder is missing, or a hub id cannot be fetched (offline, unreachable, unknown)."""
 
 
+class NotFittedError(MetricRMError, ValueError):
+    """A fitted object (a composite's normalizer, say) was used before it was fitted."""
+
+
 class PartialScoringError(MetricRMError, RuntimeError):
     """Scoring failed part-way; ``partial`` holds the result for the items that finished."""
 

@@ -47,6 +47,7 @@ BUILTIN_SCORERS: dict[str, tuple[str, dict[str, Any]]] = {
     "lm_judge": ("metricrm.adapters.causal_lm:LMJudge", {}),
     "dpo_reward": ("metricrm.adapters.causal_lm:DPOReward", {}),
     "bt_head": ("metricrm.adapters.bt_head:load_bt_head", {}),
+    "composite": ("metricrm.weighting.files:load_composite", {}),
 }
 
 
