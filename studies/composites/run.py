@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 import metricrm as mr
-from metricrm.offline_models import smollm2_path
 from metricrm.training import train_bt_head
 from metricrm.weighting import (
     Component,
@@ -47,6 +46,8 @@ from metricrm.weighting import (
     length_bias_objective,
     pareto_sweep,
 )
+
+SMOLLM2 = "smollm2-135m-instruct"  # the offline alias, so written composites stay portable
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
@@ -145,7 +146,7 @@ def held_out_rows(name: str, result, note: str) -> pd.DataFrame:
 
 def run_darr(args, cache) -> tuple[pd.DataFrame, dict]:
     pairs = darr_sample(args.shared, args.darr_segments)
-    model = str(smollm2_path())
+    model = SMOLLM2
     parts = [
         Component.build("bleu", "bleu"),
         Component.build("chrf", "chrf"),
@@ -227,7 +228,7 @@ def run_rmbench(args, cache) -> tuple[pd.DataFrame, dict]:
         larger = max(args.head_exclude_prompts, args.rmbench_prompts)
         _, outside = rm_bench_split(args.shared, larger)
     head = trained_head(outside, args.work / "head-rmbench", "rmbench-head:0", args.head_pairs)
-    parts = lm_components(str(smollm2_path()), head)
+    parts = lm_components(SMOLLM2, head)
     result = compose(
         parts,
         inside,
@@ -250,7 +251,7 @@ def run_rmbench(args, cache) -> tuple[pd.DataFrame, dict]:
 def run_hh(args, cache) -> tuple[pd.DataFrame, dict]:
     inside, outside = hh_split(args.shared, args.hh_pairs)
     head = trained_head(outside, args.work / "head-hh", "hh-head:0", args.head_pairs)
-    parts = lm_components(str(smollm2_path()), head)
+    parts = lm_components(SMOLLM2, head)
     result = compose(
         parts,
         inside,
