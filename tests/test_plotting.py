@@ -96,6 +96,16 @@ def test_forest_rows_intervals_labels_and_cluster_colours(reference_table):
     assert labels[0] == "cluster 1 (top)"
 
 
+def test_forest_panels_by_several_columns(reference_table):
+    d = ForestDisplay.from_frame(reference_table, human="da", panels=["level", "statistic"])
+    assert list(d.panels_)[:4] == ["flat / pearson", "flat / spearman", "flat / kendall_b",
+                                   "item / pearson"]  # fmt: skip
+    assert len(d.panels_) == 9 and all(len(p) == 4 for p in d.panels_.values())
+    assert [a.get_title() for a in d.ax_[:2]] == ["flat / pearson", "flat / spearman"]
+    with pytest.raises(ScorerConfigError, match="`panels` must be one of"):
+        ForestDisplay.from_frame(reference_table, panels="scorer")
+
+
 def test_forest_refuses_to_mix_levels(reference_table):
     with pytest.raises(ScorerConfigError, match=r"differ in level: flat, item, system"):
         ForestDisplay.from_frame(reference_table, statistic="pearson")

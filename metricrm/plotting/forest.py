@@ -4,16 +4,17 @@ significance cluster, one panel per dataset (or per statistic)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.validation import check_choice
-from .base import Display, select_rows
+from ..study.frames import ROW_KEYS, label_of, select_rows
+from .base import Display
 from .style import COLUMN_WIDTH, NO_CLUSTER, cluster_color, new_axes, paper_style
 
 #: a dashed line where a statistic means "no better than chance"
 CHANCE = {"accuracy": 0.5, "rmbench_hard": 0.5, "rmbench_normal": 0.5, "rmbench_easy": 0.5,
           "rmbench_average": 0.5, "acc23": None, "spa": None}  # fmt: skip
-PANELS = ("dataset", "statistic")
 ORDERS = ("value", "given")
 
 
@@ -42,7 +43,7 @@ class ForestDisplay(Display):
         cls,
         frame: Any,
         *,
-        panels: str = "dataset",
+        panels: str | Sequence[str] = "dataset",
         statistic: str | None = None,
         dataset: str | None = None,
         subset: str | None = "all",
@@ -51,23 +52,30 @@ class ForestDisplay(Display):
         order: str = "value",
         ax: Any = None,
     ) -> ForestDisplay:
-        """Draw a ``meta_evaluate`` result frame. ``panels``: "dataset" (one panel per
-        dataset, one statistic) or "statistic" (one per statistic, one dataset). The other
-        arguments pick rows; several rows per (panel, scorer) raise an error that says which
-        column to fix. ``order``: "value" (best at the top of each panel) or "given" (the
-        frame's order). Rows without a value (skipped scorers) are left out."""
+        """Draw a ``meta_evaluate`` result frame. ``panels`` names the column(s) whose values get
+        a panel each, among dataset, subset, human, level and statistic: "dataset" (one panel
+        per dataset, one statistic), "statistic" (one per statistic, one dataset), or e.g.
+        ``["human", "level", "statistic"]``. The other arguments pick rows; several rows per
+        (panel, scorer) raise an error that says which column to fix. ``order``: "value" (best
+        at the top of each panel) or "given" (the frame's order). Rows without a value
+        (skipped scorers) are left out."""
         who = "ForestDisplay.from_frame"
-        check_choice(who, "panels", panels, PANELS)
+        by = [panels] if isinstance(panels, str) else list(panels)
+        for column in by:
+            check_choice(who, "panels", column, ROW_KEYS)
         check_choice(who, "order", order, ORDERS)
         filters = {"statistic": statistic, "dataset": dataset, "subset": subset,
                    "human": human, "level": level}  # fmt: skip
-        filters[panels] = None
-        rows = select_rows(who, frame, [panels, "scorer"], filters)
-        if "cluster" not in rows.columns:
-            rows["cluster"] = math.nan
+        for column in by:
+            filters[column] = None
+        rows = select_rows(who, frame, [*by, "scorer"], filters)
+        for column in ("cluster", "statistic"):
+            if column not in rows.columns:
+                rows[column] = math.nan if column == "cluster" else ""
+        labels = [label_of(r, by) for r in rows.to_dict(orient="records")]
         out: dict[str, Any] = {}
-        for name in dict.fromkeys(rows[panels].astype(str)):
-            part = rows[rows[panels].astype(str) == name]
+        for name in dict.fromkeys(labels):
+            part = rows[[label == name for label in labels]]
             part = part[["scorer", "value", "ci_low", "ci_high", "cluster", "statistic"]]
             if order == "value":
                 part = part.sort_values("value", ascending=False, kind="stable")

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Display, label_of, select_rows
+from ..study.frames import pivot_results
+from .base import Display
 from .style import COLUMN_WIDTH, DIVERGING_CMAP, SEQUENTIAL_CMAP, new_axes, paper_style
 
 
@@ -102,27 +103,13 @@ class HeatmapDisplay(Display):
         default diverging (PuOr, centred on 0) when some value is negative, else cividis."""
         who = "HeatmapDisplay.from_frame"
         cols = [columns] if isinstance(columns, str) else list(columns)
-        keys = [rows, *cols]
         filters = {"statistic": statistic, "dataset": dataset, "subset": subset,
                    "human": human, "level": level}  # fmt: skip
-        for k in keys:
-            filters[k] = None
-        picked = select_rows(who, frame, keys, filters)
-        if "cluster" not in picked.columns:
-            picked["cluster"] = math.nan
-        picked["_row"] = picked[rows].astype(str)
-        picked["_col"] = [label_of(r, cols) for r in picked.to_dict(orient="records")]
-        row_order = list(dict.fromkeys(picked["_row"]))
-        col_order = list(dict.fromkeys(picked["_col"]))
-
-        def grid(column: str) -> Any:
-            table = picked.pivot(index="_row", columns="_col", values=column)
-            return table.reindex(index=row_order, columns=col_order).astype(float)
-
-        stats = sorted(set(picked["statistic"].astype(str))) if "statistic" in picked else []
+        grid = pivot_results(who, frame, rows=rows, columns=cols, filters=filters)
         display = cls(
-            grid("value"), grid("ci_low"), grid("ci_high"), grid("cluster"),
-            title=" / ".join(s for s in stats if s not in cols), digits=digits, cmap=cmap,
+            grid.values, grid.ci_low, grid.ci_high, grid.cluster,
+            title=" / ".join(s for s in grid.statistics if "statistic" not in cols),
+            digits=digits, cmap=cmap,
         )  # fmt: skip
         return display.plot(ax=ax)
 
