@@ -146,6 +146,21 @@ def test_heatmap_cells_hold_value_interval_and_bold_top_cluster(reference_table)
     assert np.allclose(d.image_.get_array().filled(np.nan), d.values_.to_numpy(), equal_nan=True)
 
 
+def test_heatmap_shaded_per_row_keeps_the_texts(reference_table):
+    d = HeatmapDisplay.from_frame(reference_table, rows=["level", "statistic"], columns="scorer",
+                                  human="da", color_by="row")  # fmt: skip
+    shade = d.image_.get_array().filled(np.nan)
+    values = d.values_.to_numpy()
+    assert d.values_.shape == (9, 4)
+    for i in range(9):
+        if np.ptp(values[i]) > 0:
+            assert shade[i].min() == 0 and shade[i].max() == 1
+            assert np.argmax(shade[i]) == np.argmax(values[i])
+    assert d.texts_[0, 0].get_text().startswith(f"{values[0, 0]:.3f}\n")
+    with pytest.raises(ScorerConfigError, match="`color_by` must be one of"):
+        HeatmapDisplay.from_frame(reference_table, human="da", level="flat", color_by="x")
+
+
 def test_heatmap_missing_cell_is_na():
     frame = pd.DataFrame({
         "scorer": ["a", "a", "b"], "dataset": ["x", "y", "x"], "statistic": ["accuracy"] * 3,

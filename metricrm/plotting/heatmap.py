@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.validation import check_choice
 from ..study.frames import pivot_results
 from .base import Display
 from .style import COLUMN_WIDTH, DIVERGING_CMAP, SEQUENTIAL_CMAP, new_axes, paper_style
@@ -67,6 +68,9 @@ def draw_matrix(
     return image, out
 
 
+COLOR_BY = ("value", "row", "column")
+
+
 class HeatmapDisplay(Display):
     """A statistic per (row, column) cell, e.g. scorer x dataset, with intervals as text.
 
@@ -77,16 +81,18 @@ class HeatmapDisplay(Display):
     """
 
     def __init__(self, values: Any, ci_low: Any, ci_high: Any, cluster: Any, *,
-                 title: str = "", digits: int = 3, cmap: str | None = None) -> None:  # fmt: skip
+                 title: str = "", digits: int = 3, cmap: str | None = None,
+                 color_by: str = "value") -> None:  # fmt: skip
+        check_choice("HeatmapDisplay", "color_by", color_by, COLOR_BY)
         self.values_, self.ci_low_, self.ci_high_, self.cluster_ = values, ci_low, ci_high, cluster
-        self.title, self.digits, self.cmap = title, digits, cmap
+        self.title, self.digits, self.cmap, self.color_by = title, digits, cmap, color_by
 
     @classmethod
     def from_frame(
         cls,
         frame: Any,
         *,
-        rows: str = "scorer",
+        rows: str | Sequence[str] = "scorer",
         columns: str | Sequence[str] = "dataset",
         statistic: str | None = None,
         dataset: str | None = None,
@@ -95,21 +101,27 @@ class HeatmapDisplay(Display):
         level: str | None = None,
         digits: int = 3,
         cmap: str | None = None,
+        color_by: str = "value",
         ax: Any = None,
     ) -> HeatmapDisplay:
-        """Draw a ``meta_evaluate`` frame as a ``rows`` x ``columns`` grid. ``columns`` may name
+        """Draw a ``meta_evaluate`` frame as a ``rows`` x ``columns`` grid. Each may name
         several columns (``["dataset", "level"]``): their values are joined with " / ". The other
         arguments pick rows (one per cell, or an error saying which column to fix). ``cmap``:
-        default diverging (PuOr, centred on 0) when some value is negative, else cividis."""
+        default diverging (PuOr, centred on 0) when some value is negative, else cividis.
+        ``color_by``: "value" (one colour scale, with a colour bar), or "row" / "column" (each
+        row or column shaded from its own minimum to maximum: for rows of different
+        statistics, such as accuracies and correlations, whose values do not share a scale)."""
         who = "HeatmapDisplay.from_frame"
+        check_choice(who, "color_by", color_by, COLOR_BY)
         cols = [columns] if isinstance(columns, str) else list(columns)
+        by_row = [rows] if isinstance(rows, str) else list(rows)
         filters = {"statistic": statistic, "dataset": dataset, "subset": subset,
                    "human": human, "level": level}  # fmt: skip
         grid = pivot_results(who, frame, rows=rows, columns=cols, filters=filters)
         display = cls(
             grid.values, grid.ci_low, grid.ci_high, grid.cluster,
-            title=" / ".join(s for s in grid.statistics if "statistic" not in cols),
-            digits=digits, cmap=cmap,
+            title=" / ".join(s for s in grid.statistics if "statistic" not in [*cols, *by_row]),
+            digits=digits, cmap=cmap, color_by=color_by,
         )  # fmt: skip
         return display.plot(ax=ax)
 
@@ -122,7 +134,8 @@ class HeatmapDisplay(Display):
              for j in range(values.shape[1])]
             for i in range(values.shape[0])
         ]  # fmt: skip
-        finite = values[np.isfinite(values)]
+        shade = values if self.color_by == "value" else _relative(values, self.color_by)
+        finite = shade[np.isfinite(shade)]
         negative = finite.size > 0 and finite.min() < 0
         cmap = self.cmap or (DIVERGING_CMAP if negative else SEQUENTIAL_CMAP)
         if negative:
@@ -140,10 +153,28 @@ class HeatmapDisplay(Display):
             )
             axis = axes[0]
             self.image_, self.texts_ = draw_matrix(
-                axis, values, texts, row_labels=list(self.values_.index),
+                axis, shade, texts, row_labels=list(self.values_.index),
                 col_labels=list(self.values_.columns), cmap=cmap, vmin=vmin, vmax=vmax,
                 bold=bold,
             )  # fmt: skip
-            fig.colorbar(self.image_, ax=axis, shrink=0.8, label=self.title)
+            if self.color_by == "value":
+                fig.colorbar(self.image_, ax=axis, shrink=0.8, label=self.title)
+            else:
+                axis.set_title(f"colour: {self.color_by} minimum (dark) to maximum (light)",
+                               fontsize=8)  # fmt: skip
         self.figure_, self.ax_ = fig, axis
         return self
+
+
+def _relative(values: np.ndarray, by: str) -> np.ndarray:
+    """Each row (or column) rescaled to [0, 1] from its own minimum to maximum (0.5 where
+    they are equal)."""
+    data = values if by == "row" else values.T
+    out = np.full(data.shape, np.nan)
+    for i, row in enumerate(data):
+        finite = row[np.isfinite(row)]
+        if finite.size:
+            low, high = finite.min(), finite.max()
+            out[i] = 0.5 if high == low else (row - low) / (high - low)
+            out[i][~np.isfinite(row)] = np.nan
+    return out if by == "row" else out.T

@@ -96,21 +96,23 @@ def pivot_results(
     who: str,
     frame: Any,
     *,
-    rows: str = "scorer",
+    rows: str | Sequence[str] = "scorer",
     columns: str | Sequence[str] = ("dataset", "statistic"),
     filters: Mapping[str, Any] | None = None,
 ) -> ResultGrid:
-    """Rows of ``frame`` (chosen by ``filters``, one per cell) as a grid: ``rows`` names the
-    row column, ``columns`` one or more columns whose values, joined with " / ", label the
-    grid's columns. Rows and columns keep the frame's order."""
-    cols = [columns] if isinstance(columns, str) else list(columns)
-    keys = [rows, *cols]
+    """Rows of ``frame`` (chosen by ``filters``, one per cell) as a grid: ``rows`` and
+    ``columns`` each name one or more columns, whose values (joined with " / ") label the
+    grid's rows and columns. Rows and columns keep the frame's order."""
+    by_row = [rows] if isinstance(rows, str) else list(rows)
+    by_col = [columns] if isinstance(columns, str) else list(columns)
+    keys = [*by_row, *by_col]
     wanted = {k: v for k, v in (filters or {}).items() if k not in keys}
     picked = select_rows(who, frame, keys, wanted)
     if "cluster" not in picked.columns:
         picked["cluster"] = math.nan
-    picked["_row"] = picked[rows].astype(str)
-    picked["_col"] = [label_of(r, cols) for r in picked.to_dict(orient="records")]
+    records = picked.to_dict(orient="records")
+    picked["_row"] = [label_of(r, by_row) for r in records]
+    picked["_col"] = [label_of(r, by_col) for r in records]
     row_order = list(dict.fromkeys(picked["_row"]))
     col_order = list(dict.fromkeys(picked["_col"]))
 
