@@ -378,6 +378,24 @@ def test_reliability_from_margins_is_symmetric():
         ReliabilityDisplay.from_predictions([0.5, 1.5], [0, 1])
 
 
+# ---------------------------------------------------------------------------------- README
+
+
+def test_readme_quick_start_figure_runs(tmp_path, monkeypatch):
+    """The README's quick-start figure code runs as printed and writes forest.png."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                 if "ForestDisplay.from_frame" in b)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    assert (tmp_path / "forest.png").read_bytes().startswith(b"\x89PNG")
+    assert list(namespace["forest"].panels_) == ["pearson", "spearman", "kendall_b"]
+
+
 # ---------------------------------------------------------------------------------- saving
 
 
