@@ -4,6 +4,7 @@ in the report, nothing is loaded from the network."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -215,3 +216,50 @@ def test_report_numbers_round_trip(tmp_path, table):
     text = html_report(frame)
     assert 'data-sort="0.123456789"' in text and ">0.1235<" in text
     assert np.isclose(frame.value[0], 0.123456789)
+
+
+def test_report_of_the_trench_coat_study(tmp_path, capsys):
+    """`metricrm report` on the committed results of studies/trench_coat/ (with the study's SVG
+    figures) writes the HTML: every result row, scorer signature and dataset is in it."""
+    from pathlib import Path
+
+    study = Path(__file__).resolve().parents[1] / "studies" / "trench_coat"
+    results = study / "results.csv"
+    extra = sorted((study / "figures").glob("*.svg"))
+    assert results.is_file() and extra, "the study's results.csv and figures/*.svg are committed"
+    out = tmp_path / "report.html"
+    figure_args = [a for f in extra for a in ("--figure", str(f))]
+    argv = ["report", str(results), "-o", str(out), *figure_args]
+    assert main(argv) == 0, capsys.readouterr().err
+    text = out.read_text()
+    frame, meta = load_results(results)
+    shown = frame[frame.value.notna()]
+    tables = re.findall(r'<table class="sortable" id="table-\d+">', text)
+    assert len(tables) == shown.dataset.nunique()
+    for v in shown.value:
+        assert f'data-sort="{float(v)!r}"' in text
+    for s in meta["scorers"]:
+        assert html.escape(s["signature"], quote=True) in text
+    for d in meta["datasets"]:
+        assert f"<td>{d['name']}</td>" in text
+    figures = re.findall(r'<figure class="figure" id="figure-(\d+)">', text)
+    # the overview heatmap, a forest plot per dataset, then the study's own figures
+    assert len(figures) == 1 + shown.dataset.nunique() + len(extra)
+    assert f"<pre>{html.escape(meta['command'], quote=True)}</pre>" in text
+
+
+def test_summary_keeps_rows_without_a_human_column():
+    """Preference rows (human missing) next to human-scored ones: one summary row per dataset,
+    human, level and statistic, the missing human shown as '-'."""
+    mixed = mr.meta_evaluate(
+        ["chrf", "length_chars"],
+        {"ref": mr.load_sample("reference"), "pref": mr.load_sample("preference")},
+        n_resamples=50, cache=False, progress=False,
+    )  # fmt: skip
+    text = html_report(mixed)
+    start = text.index('id="summary-table"')
+    summary = text[start : text.index("</table>", start)]
+    rows = mixed[mixed.value.notna() & (mixed.subset == "all")]
+    groups = rows.fillna({"human": "-"}).groupby(["dataset", "human", "level", "statistic"])
+    assert summary.count("<tr") - 1 == groups.ngroups
+    assert mixed.human.isna().any() and "<td>pref</td><td>-</td>" in summary

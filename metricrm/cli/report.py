@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.errors import DataFormatError, MetricRMError
 from ..report import ReportFigure, load_results, write_html_report
+from ..study.frames import as_text
 
 #: at most this many panels in one forest figure (the rest are named in its caption)
 MAX_PANELS = 12
@@ -57,7 +58,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _varying(frame: Any, columns: Sequence[str]) -> list[str]:
-    return [c for c in columns if c in frame.columns and frame[c].astype(str).nunique() > 1]
+    return [c for c in columns if c in frame.columns and as_text(frame[c]).nunique() > 1]
 
 
 def standard_figures(frame: Any) -> list[ReportFigure]:

@@ -17,7 +17,7 @@ from typing import Any
 from ..core.errors import DataFormatError
 from ..core.results_io import atomic_write
 from ..core.versions import package_version
-from ..study.frames import REQUIRED, require_columns
+from ..study.frames import REQUIRED, as_text, require_columns
 from .results import REPORT_COLUMNS
 
 CSP = (
@@ -183,13 +183,13 @@ def _summary(frame: Any) -> str:
     if "subset" in rows.columns:
         rows = rows[rows["subset"].astype(str) == "all"]
     body = []
-    for key, group in rows.groupby([rows[k].astype(str) for k in keys], sort=False):
+    for key, group in rows.groupby([as_text(rows[k]) for k in keys], sort=False):
         best = group.loc[group["value"].idxmax()]
         ci = f"[{_number(best['ci_low'], 3)[0]}, {_number(best['ci_high'], 3)[0]}]"
         top = []
         if "cluster" in group.columns:
             top = list(group.loc[group["cluster"] == 1, "scorer"].astype(str))
-        shown = [("-" if k == "nan" else _e(k)) for k in key]
+        shown = [_e(k) for k in key]
         value = _number(best["value"], 3)
         body.append([*shown, _e(best["scorer"]), (f"{value[0]} {ci}", value[1]),
                      _e(", ".join(top)) if top else "-", str(len(group))])  # fmt: skip

@@ -30,6 +30,12 @@ def require_columns(who: str, frame: Any, columns: Sequence[str]) -> None:
         )
 
 
+def as_text(column: Any, missing: str = "-") -> Any:
+    """A result column as strings with ``missing`` for NaN/None. (``astype(str)`` keeps missing
+    values missing under pandas 3, so grouping or counting them would drop them.)"""
+    return column.astype(object).where(column.notna(), missing).astype(str)
+
+
 def select_rows(who: str, frame: Any, keys: Sequence[str], filters: Mapping[str, Any]) -> Any:
     """The rows of a result frame matching ``filters`` (column -> value; None = any), with one
     row per combination of ``keys``. Rows without a value (note rows of skipped scorers) are
@@ -56,10 +62,10 @@ def select_rows(who: str, frame: Any, keys: Sequence[str], filters: Mapping[str,
         clash = rows[dupes]
         varying = [
             c for c in ROW_KEYS
-            if c in clash.columns and c not in keys and clash[c].astype(str).nunique() > 1
+            if c in clash.columns and c not in keys and as_text(clash[c]).nunique() > 1
         ]  # fmt: skip
         hint = "; ".join(
-            f"{c}: {', '.join(sorted(clash[c].astype(str).unique()))}" for c in varying
+            f"{c}: {', '.join(sorted(as_text(clash[c]).unique()))}" for c in varying
         )
         choose = " or ".join(f"{c}=..." for c in varying) or "a filtered frame"
         raise ScorerConfigError(
