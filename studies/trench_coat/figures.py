@@ -93,15 +93,18 @@ def main() -> None:
     items = mr.read_table(args.results / "item_scores.parquet")
     matplotlib.rcParams["svg.hashsalt"] = "trench_coat"
 
-    overview = pick(table, OVERVIEW)
+    present = set(zip(table.dataset, table.level, table.statistic))
+    overview = pick(table, [r for r in OVERVIEW if (r[0], r[2], r[3]) in present])
     save(HeatmapDisplay.from_frame(overview, rows=["dataset", "human", "level", "statistic"],
                                    columns="scorer", subset=None, color_by="row"),
          args.out, "overview")  # fmt: skip
 
-    mt = pick(table, [OVERVIEW[0], OVERVIEW[1], ("summeval", "relevance", "item", "kendall_b")])
+    mt_rows = [OVERVIEW[0], OVERVIEW[1], ("summeval", "relevance", "item", "kendall_b")]
+    mt = pick(table, [r for r in mt_rows if (r[0], r[2], r[3]) in present])
     save(ForestDisplay.from_frame(mt, panels=["dataset", "level", "statistic"], subset=None,
                                   human=None), args.out, "forest_mt")  # fmt: skip
-    pref = pick(table, [(d, None, "pair", "accuracy") for d in PREFERENCE])
+    pref = pick(table, [(d, None, "pair", "accuracy") for d in PREFERENCE
+                        if (d, "pair", "accuracy") in present])  # fmt: skip
     save(ForestDisplay.from_frame(pref, panels="dataset", statistic="accuracy"), args.out,
          "forest_preference")  # fmt: skip
 
@@ -124,6 +127,8 @@ def main() -> None:
 
     rm = pairs[pairs.dataset == "rm-bench"].rename(columns={"subset": "domain"})
     for s in ("length_chars", "lm_logprob", "lm_judge", "lm_pairwise_judge", "bt_head"):
+        if rm.empty:  # the run did not reach RM-Bench
+            break
         frame = rm.assign(chosen=rm[f"{s}.chosen"], rejected=rm[f"{s}.rejected"])
         save(RMBenchMatrixDisplay.from_scores(frame, title=s), args.out, f"rmbench_{s}",
              svg=s in ("length_chars", "lm_judge", "bt_head"))  # fmt: skip
@@ -144,6 +149,9 @@ def main() -> None:
         ("HH-RLHF held-out prompts", pairs[pairs.dataset == "hh-rlhf-harmless"]),
         ("other benchmarks", pairs[pairs.dataset.isin(set(PREFERENCE) - {"hh-rlhf-harmless"})]),
     )):  # fmt: skip
+        if part.empty:  # a dataset the run did not reach
+            axis.set_axis_off()
+            continue
         ReliabilityDisplay.from_margins(part["bt_head.chosen"], part["bt_head.rejected"],
                                         name="bt_head", ax=axis)  # fmt: skip
         axis.set_title(f"{title} ({len(part)} pairs)", fontsize=9)

@@ -15,8 +15,9 @@ metricrm's public API; writes here:
     python studies/trench_coat/run.py --cache-dir DIR [--sample NAME=N ...] [--datasets ...]
 
 Every dataset is a seeded sample (defaults in ``SAMPLES``; ``--sample NAME=N`` changes one,
-``NAME=all`` takes the whole dataset): SmolLM2 scores 1-4 items a second on this machine's
-shared CPU. Scores are cached in ``--cache-dir``, so an interrupted run resumes.
+``NAME=all`` takes the whole dataset): SmolLM2 scores 1-4 items a second on two free CPU
+cores, far fewer when they are shared. Scores are cached in ``--cache-dir``, so an interrupted
+run resumes.
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 
 #: dataset -> (default sample size, unit); "all" = the whole dataset
+#: (the sizes of the committed results: the machine's two cores were shared by several jobs,
+#: and SmolLM2 then scored about 10 inputs a minute)
 SAMPLES: dict[str, tuple[int | str, str]] = {
     "wmt19-darr-lt-en": (100, "pairs"),
-    "wmt-mqm-ted-en-de": (8, "segments (all 13 systems of each)"),
-    "summeval": (5, "documents (all 16 systems of each)"),
-    "llmbar-natural": (40, "pairs"),
-    "llmbar-adversarial": (40, "pairs"),
-    "hh-rlhf-harmless": (60, "pairs of the BT head's held-out prompts"),
-    "rm-bench": (3, "prompts per domain (all 9 style pairs of each)"),
+    "wmt-mqm-ted-en-de": (4, "segments (all 13 systems of each)"),
+    "summeval": (2, "documents (all 16 systems of each)"),
+    "llmbar-natural": (24, "pairs"),
+    "llmbar-adversarial": (16, "pairs"),
+    "hh-rlhf-harmless": (8, "pairs of the BT head's held-out prompts"),
+    "rm-bench": (1, "prompt per domain (all 9 style pairs of each)"),
     "evalbiasbench": ("all", "pairs"),
 }
 MT = ("wmt19-darr-lt-en", "wmt-mqm-ted-en-de", "summeval")
