@@ -291,6 +291,9 @@ def test_length_bias_bins_and_points():
     assert [s[1][1] for s in segs] == pytest.approx(list(d.bins_.ci_high))
     # a length-biased scorer: accuracy rises with the length difference
     assert d.bins_.accuracy.iloc[-1] > d.bins_.accuracy.iloc[0]
+    # each bin's tick names its range and count, on separate lines (no overlap)
+    ticks = [t.get_text() for t in d.ax_[1].get_xticklabels()]
+    assert ticks == [f"{b.low:+.0f} to\n{b.high:+.0f}\nn={b.n}" for b in d.bins_.itertuples()]
 
 
 def test_length_bias_from_pairs_counts_characters():

@@ -139,8 +139,8 @@ class LengthBiasDisplay(Display):
             )  # fmt: skip
             right.axhline(0.5, color=NO_CLUSTER, linestyle="--", linewidth=0.8, zorder=0)
             right.set_xticks(
-                mids, [f"{lo:+.0f}..{hi:+.0f}\nn={n}" for lo, hi, n in zip(b["low"], b["high"],
-                                                                      b["n"])],
+                mids, [f"{lo:+.0f} to\n{hi:+.0f}\nn={n}"
+                       for lo, hi, n in zip(b["low"], b["high"], b["n"])],
                 fontsize=7,
             )  # fmt: skip
             right.set_ylim(-0.02, 1.02)
