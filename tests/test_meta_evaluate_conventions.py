@@ -19,6 +19,7 @@ from metricrm.core.types import ScoreOutput
 from metricrm.meta import (
     get_convention,
     pairwise_outcomes,
+    pairwise_permutation_test,
     rewardbench_section_scores,
     rmbench_totals,
     significance_clusters,
@@ -385,6 +386,49 @@ def test_wmt20_clusters_system_pearson_with_williams_tests():
     other = mr.meta_evaluate(scorers, items, statistics=["pearson"], levels=["system"],
                              convention=permutation, **FAST)  # fmt: skip
     assert {k: int(_row(other, scorer=k).cluster) for k in names} != got
+
+
+@pytest.mark.parametrize("level", ["flat", "item"])
+def test_wmt23_clusters_acc23_with_the_pairwise_permutation_test(level):
+    items, _, metric = _items(seed=3, n_seg=20)
+    # right within each segment, wrong across them: only a per-segment test ranks it first
+    metric["within"] = {it.response: metric["good"][it.response] + 10 * int(it.group[1:])
+                        for it in items}  # fmt: skip
+    names = ["bad", "within", "noisy"]  # not in the order of their values
+    scorers = [(k, _Table(metric[k], k)) for k in names]
+    df = mr.meta_evaluate(scorers, items, statistics=["acc23"], levels=[level],
+                          convention="wmt23", **FAST)  # fmt: skip
+    scored = [it for it in items if it.human["q"] is not None]
+    h = np.array([it.human["q"] for it in scored])
+    groups = np.array([it.group for it in scored]) if level == "item" else None
+    m = {k: np.array([metric[k][it.response] for it in scored]) for k in names}
+    # the pairwise test's values are the rows' values
+    values = np.array([
+        pairwise_permutation_test(h, m[k], m[k], rng=np.random.default_rng(0), groups=groups,
+                                  epsilon_a=None, epsilon_b=None, n_resamples=1).value_a
+        for k in names
+    ])  # fmt: skip
+    got_values = np.array([_row(df, scorer=k).value for k in names])
+    np.testing.assert_allclose(got_values, values, rtol=0, atol=1e-12)
+    p = np.full((3, 3), np.nan)
+    for i in range(3):
+        for j in range(3):
+            if i != j and values[i] >= values[j]:
+                p[i, j] = pairwise_permutation_test(
+                    h, m[names[i]], m[names[j]], rng=np.random.default_rng(11), groups=groups,
+                    epsilon_a=None, epsilon_b=None, n_resamples=2000,
+                ).pvalue  # fmt: skip
+    known = p[~np.isnan(p)]
+    assert ((known < 0.02) | (known > 0.15)).all(), p  # clear decisions, whatever the seed
+    expected = significance_clusters(names, values, p).as_dict()
+    got = {k: int(_row(df, scorer=k).cluster) for k in names}
+    assert got == expected and len(set(got.values())) > 1
+    assert "segment-test:pairs" in df.run_signature.iloc[0]
+    # conventions that swap scores have no test for acc23: no cluster rather than a wrong one
+    for conv in ("metricrm", dataclasses.replace(get_convention("wmt23"), segment_test="scores")):
+        other = mr.meta_evaluate(scorers, items, statistics=["acc23"], levels=[level],
+                                 convention=conv, n_resamples=50, **FAST)  # fmt: skip
+        assert other.cluster.isna().all()
 
 
 def test_micro_item_average_from_a_custom_convention():

@@ -1,6 +1,6 @@
 """The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``,
-``meta-eval`` scorers against human judgments, ``report`` results as HTML. One module per
-subcommand; each adds its own parser and calls the public API.
+``meta-eval`` scorers against human judgments, ``probe`` them for reward hacking, ``report``
+results as HTML. One module per subcommand; each adds its own parser and calls the public API.
 
 Thin by design: it parses arguments, calls the public API and prints. Errors from metricrm
 (bad input, unknown scorer or setting) print ``metricrm: error: ...`` and exit with status 2.
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..core.errors import MetricRMError
-from . import demo, list_scorers, meta_eval, report, score
+from . import demo, list_scorers, meta_eval, probe, report, score
 
-SUBCOMMANDS = (list_scorers, score, demo, meta_eval, report)
+SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe, report)
 
 
 def quiet_model_loaders() -> None:

@@ -22,17 +22,20 @@ from .correlation import ScorerCorrelationDisplay
 from .forest import ForestDisplay
 from .heatmap import HeatmapDisplay
 from .length import LengthBiasDisplay, response_length
+from .probes import BestOfNDisplay, ProbeDisplay
 from .rmbench import RMBenchMatrixDisplay
 from .style import PALETTE, cluster_color, paper_style
 
 __all__ = [
     "PALETTE",
+    "BestOfNDisplay",
     "CompositeWeightsDisplay",
     "Display",
     "ForestDisplay",
     "HeatmapDisplay",
     "LengthBiasDisplay",
     "ParetoFrontDisplay",
+    "ProbeDisplay",
     "RMBenchMatrixDisplay",
     "ReliabilityDisplay",
     "ScorerCorrelationDisplay",

@@ -497,7 +497,9 @@ def _pointwise_rows(
                     if stat == "acc23":
                         eps = meta.tie_calibrated_accuracy(h, m).epsilon
                         _flag_all_ties(rows[-1], eps, m, None, dataset, scorer.name)
-                    arrays_out[("all", key, level, stat)] = (m, h)
+                        arrays_out[("all", key, level, stat)] = PairTestInput(m, h, None)
+                    else:
+                        arrays_out[("all", key, level, stat)] = (m, h)
                 elif level == "item":
                     kwargs = {}
                     if stat == "acc23":  # one epsilon for every group, as in the paper
@@ -520,6 +522,10 @@ def _pointwise_rows(
                     if stat == "acc23":
                         _flag_all_ties(rows[-1], kwargs["epsilon"], m, groups[scored], dataset,
                                        scorer.name)  # fmt: skip
+                        if conv.item_average == "macro":  # the pairwise test's own statistic
+                            arrays_out[("all", key, level, stat)] = PairTestInput(
+                                m, h, groups[scored]
+                            )
                 else:  # system
                     rows.append(
                         _system_row(scorer, dataset, key, stat, m_all, h_all, systems, groups,
@@ -616,6 +622,15 @@ def _add_clusters(
     for key in sorted(keys, key=repr):
         subset, human, level, stat = key
         first = arrays[names[0]][key]
+        if isinstance(first, PairTestInput):  # acc23: WMT23's pairwise permutation test
+            if conv.segment_test != "pairs":
+                continue
+            result = _pairwise_test_clusters({n: arrays[n][key] for n in names}, cfg,
+                                             ("clusters", dataset, *key))  # fmt: skip
+            if result is None:
+                continue
+            _set_clusters(rows, result.as_dict(), dataset, key)
+            continue
         if isinstance(first, ClusterInput):  # benchmark totals, sections, domains
             statistic, std, shared = first.statistic, first.standardize, first.shared
             cands = {n: arrays[n][key].candidate for n in names}
@@ -641,16 +656,65 @@ def _add_clusters(
                 )  # fmt: skip
         except ScorerInputError:  # e.g. a statistic undefined for some scorer: no ranking
             continue
-        clusters = result.as_dict()
-        for row in rows:
-            if (row["dataset"], row["subset"], row["human"], row["level"], row["statistic"]) == (
-                dataset,
-                subset,
-                human,
-                level,
-                stat,
-            ):
-                row["cluster"] = clusters.get(row["scorer"], np.nan)
+        _set_clusters(rows, result.as_dict(), dataset, key)
+
+
+def _set_clusters(rows: list[dict], clusters: Mapping[str, int], dataset: str, key: tuple) -> None:
+    """Write each scorer's cluster into its row of ``dataset`` and ``key`` (subset, human,
+    level, statistic)."""
+    for row in rows:
+        if (row["dataset"], row["subset"], row["human"], row["level"], row["statistic"]) == (
+            dataset,
+            *key,
+        ):
+            row["cluster"] = clusters.get(row["scorer"], np.nan)
+
+
+@dataclass(frozen=True)
+class PairTestInput:
+    """What the pairwise permutation test needs for one scorer's acc23 row: its oriented
+    scores, the human scores of the same items and their groups (None: one group)."""
+
+    metric: np.ndarray
+    human: np.ndarray
+    groups: np.ndarray | None
+
+
+def _pairwise_test_clusters(
+    inputs: Mapping[str, PairTestInput], cfg: MetaEvalConfig, key: tuple
+) -> meta.ClusterResult | None:
+    """Clusters of acc23 rows from WMT23's pairwise permutation test (each metric keeps its own
+    tie threshold, calibrated on the data): p[i, j] is the one-sided p-value of "i is more
+    accurate than j". None when the scorers were not measured on the same items."""
+    conv = cfg.convention
+    names = list(inputs)
+    first = inputs[names[0]]
+    for n in names[1:]:
+        other = inputs[n]
+        same_groups = (first.groups is None) == (other.groups is None) and (
+            first.groups is None or np.array_equal(first.groups, other.groups)
+        )
+        if not (same_groups and np.array_equal(first.human, other.human, equal_nan=True)):
+            return None
+    values = np.array([
+        meta.tie_calibrated_accuracy(first.human, inputs[n].metric, groups=first.groups).accuracy
+        for n in names
+    ])  # fmt: skip
+    k = len(names)
+    p = np.full((k, k), np.nan)  # only a better-ranked scorer against a worse one is read
+    for i in range(k):
+        for j in range(i + 1, k):
+            lead, lag = (i, j) if values[i] >= values[j] else (j, i)
+            test = meta.pairwise_permutation_test(
+                first.human, inputs[names[lead]].metric, inputs[names[lag]].metric,
+                rng=cfg.rng(*key, names[lead], names[lag]), groups=first.groups,
+                epsilon_a=None, epsilon_b=None, n_resamples=cfg.n_resamples,
+                plus_one=conv.plus_one, early_stopping=conv.early_stopping,
+            )  # fmt: skip
+            p[lead, lag] = test.pvalue
+    return meta.significance_clusters(
+        names, values, p, alpha=conv.alpha, rule=conv.cluster_rule, boundary=conv.cluster_boundary
+    )
 
 
 def _system_means(cols: np.ndarray, human_cols: np.ndarray, cells: str) -> np.ndarray:
@@ -761,8 +825,9 @@ def meta_evaluate(
     domain (level "domain"). Under "rewardbench", a dataset whose subsets are RewardBench subsets
     gets RewardBench's section scores (level "section") and leaderboard total (level "total");
     under "rewardbench2" the total is the plain mean of the subsets. Totals resample within
-    their domains or subsets. Conventions' fields meta_evaluate does not use: ``best_of_n_ties``
-    (pairs only), ``segment_test`` (acc23 has no clusters here), ``darr_threshold`` (DARR pairs
+    their domains or subsets. ``segment_test="pairs"`` (wmt23) clusters acc23 rows with the
+    pairwise permutation test; other conventions give acc23 no cluster. Conventions' fields
+    meta_evaluate does not use: ``best_of_n_ties`` (pairs only), ``darr_threshold`` (DARR pairs
     come built) and ``task_average_rescale`` (no averages across datasets).
 
     Every value has a bootstrap percentile interval (items resampled; groups at item level,

@@ -1,0 +1,389 @@
+"""Reward hacking: every scorer against every probe, and best-of-n over-optimisation.
+
+Public API only. Four parts, each resumable (scores go through the score cache, samples are
+stored on disk), each writing its results next to this file (run from the checkout with
+``PYTHONPATH=.`` to use its metricrm rather than an installed one):
+
+    python studies/reward_hacking/run.py probes --scorers cheap    # length, BT heads, metrics
+    python studies/reward_hacking/run.py probes --scorers smollm2  # LM log-prob, LM judges
+    python studies/reward_hacking/run.py best-of-n                 # samples, proxies, gold
+    python studies/reward_hacking/run.py report                    # results.md and figures
+
+Probes: LLMBar (Natural and Adversarial), HH-RLHF harmless-base test and RM-Bench with every
+general probe; WMT19 DARR lt-en (the shared data with references) also with the two
+reference-based probes. Seeded samples of pairs: ``--sample`` (default 300; 200 for LLMBar,
+so that its Bradley-Terry head keeps pairs to train on) for the cheap scorers and
+``--lm-sample`` (default 40, a subset of the former) for the SmolLM2 scorers, which score
+about 0.2-4 items a second on the shared 2-core machine. Only the rejected response is
+perturbed (``sides="rejected"``).
+
+Bradley-Terry heads (frozen MiniLM embeddings) are trained per benchmark on the pairs whose
+prompts are in neither the probe sample nor the best-of-n prompts (held out), seeded.
+
+Best-of-n: ``--prompts`` (default 100) single-turn HH-RLHF prompts, ``--n-max`` (default 16)
+samples each from SmolLM2-135M-Instruct (temperature 1, no top-k/top-p cut, at most
+``--max-new-tokens`` tokens); gold is the HH-RLHF Bradley-Terry head (held out); proxies are
+the length and the heads trained on LLMBar and on RM-Bench (off-domain reward models), and
+with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs on the prompts
+whose samples are already stored (e.g. drawn by several processes into separate stores and
+merged: a store is keyed by model and settings, and its lines by prompt and block).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import metricrm as mr
+from metricrm.adapters.offline_models import smollm2_path
+from metricrm.core.paths import cache_root
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
+DEFAULT_WORK = cache_root() / "studies" / "reward_hacking"
+PROBE_CSV = HERE / "results_probes.csv"
+BON_CSV = HERE / "results_best_of_n.csv"
+FIGURES = HERE / "figures"
+DATASETS = ("llmbar", "hh-rlhf", "rm-bench", "wmt-darr")
+LM_SCORERS = ("lm_logprob", "lm_judge", "lm_pairwise_judge")
+SEED = 0
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+def load(shared: Path) -> dict[str, list]:
+    pref = shared / "preference"
+    return {
+        "llmbar": mr.data.load_llmbar(pref / "llmbar"),
+        "hh-rlhf": mr.data.load_hh_rlhf(pref / "hh-rlhf" / "harmless-base_test.jsonl.gz"),
+        "rm-bench": mr.data.load_rm_bench(pref / "rm-bench"),
+        "wmt-darr": mr.data.load_wmt_darr(shared / "scored" / "wmt19-darr" / "lt-en.json"),
+    }
+
+
+def prompt_key(pair) -> str:
+    if pair.subset and pair.meta.get("prompt_id") is not None:  # RM-Bench: 9 pairs per prompt
+        return f"{pair.subset}/{pair.meta['prompt_id']}"
+    return json.dumps(pair.prompt if isinstance(pair.prompt, str) else list(pair.prompt))
+
+
+def order(name: str, n: int) -> list[int]:
+    """A seeded permutation of the dataset's indices; samples are its prefixes."""
+    idx = list(range(n))
+    random.Random(f"{name}:{SEED}").shuffle(idx)
+    return idx
+
+
+def samples(name: str, pairs: list, size: int, lm_size: int) -> tuple[list, list]:
+    """The cheap-scorer sample and its first ``lm_size`` pairs, both in input order."""
+    if name == "llmbar":
+        size = min(size, 200)
+    perm = order(name, len(pairs))
+    big, small = set(perm[:size]), set(perm[:lm_size])
+    return ([p for i, p in enumerate(pairs) if i in big],
+            [p for i, p in enumerate(pairs) if i in small])  # fmt: skip
+
+
+def bon_prompts(pairs: list, count: int) -> list:
+    """``count`` single-turn HH-RLHF prompts of at most 300 characters, seeded, distinct."""
+    seen, out = set(), []
+    for i in order("best-of-n", len(pairs)):
+        p = pairs[i]
+        if len(p.prompt) != 1 or len(p.prompt[0]["content"]) > 300:
+            continue
+        key = p.prompt[0]["content"]
+        if key not in seen:
+            seen.add(key)
+            out.append(list(p.prompt))
+        if len(out) == count:
+            break
+    return out
+
+
+# ------------------------------------------------------------------------------------ heads
+
+
+def head(name: str, train: list, work: Path, progress: bool):
+    """A Bradley-Terry head trained (once; then loaded) on ``train``, saved under ``work``."""
+    from metricrm.training import pairs_digest, train_bt_head
+
+    folder = work / "heads" / f"{name}-{pairs_digest(train)[:12]}"
+    if not (folder / "bt_head.json").is_file():
+        start = time.perf_counter()
+        trained = train_bt_head(train, validation=0.1, seed=SEED)
+        trained.save(folder)
+        print(f"head {name}: trained on {len(train)} pairs in {time.perf_counter() - start:.0f} s",
+              flush=True)  # fmt: skip
+    return mr.get_scorer("bt_head", path=str(folder))
+
+
+def held_out(pairs: list, excluded: set[str]) -> list:
+    return [p for p in pairs if prompt_key(p) not in excluded and p.label != "tie"]
+
+
+def heads(data: dict, args, work: Path) -> dict[str, object]:
+    """Per benchmark, a head trained on the pairs whose prompts are not probed (nor, for
+    HH-RLHF, used for best-of-n)."""
+    bon = {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
+    out = {}
+    for name in ("llmbar", "hh-rlhf", "rm-bench"):
+        big, _ = samples(name, data[name], args.sample, args.lm_sample)
+        excluded = {prompt_key(p) for p in big} | (bon if name == "hh-rlhf" else set())
+        out[name] = head(f"bt-{name}", held_out(data[name], excluded), work, args.progress)
+    return out
+
+
+# ----------------------------------------------------------------------------------- probes
+
+
+def lm_scorers(max_length: int) -> list[tuple[str, object]]:
+    from metricrm.adapters.causal_lm import PairwiseJudge
+
+    model = str(smollm2_path())
+    return [
+        ("lm_logprob", mr.get_scorer("lm_logprob", model=model, max_length=max_length)),
+        ("lm_judge", mr.get_scorer("lm_judge", model=model, max_length=max_length)),
+        ("lm_pairwise_judge", PairwiseJudge(model, max_length=max_length)),
+    ]
+
+
+def composite_scorers() -> list[tuple[str, object]]:
+    """A composite, if the weighting room provides one (not on this branch: see results)."""
+    return []
+
+
+def run_probes(args, data: dict, work: Path) -> None:
+    import pandas as pd
+
+    frames = [pd.read_csv(PROBE_CSV)] if PROBE_CSV.is_file() else []
+    done = {(r.dataset, r.scorer) for f in frames for r in f[["dataset", "scorer"]].itertuples()}
+    trained = heads(data, args, work) if args.scorers == "cheap" else {}
+    for name in args.datasets:
+        pairs = data[name]
+        big, small = samples(name, pairs, args.sample, args.lm_sample)
+        if args.scorers == "cheap":
+            plan = [("length_chars", mr.get_scorer("length_chars"), big),
+                    ("length_tokens", mr.get_scorer("length_tokens"), big)]  # fmt: skip
+            if name == "wmt-darr":
+                plan += [(s, mr.get_scorer(s), big) for s in ("bleu", "chrf", "bertscore_f1")]
+            else:
+                plan.append(("bt_head", trained[name], big))
+                plan += [(label, s, big) for label, s in composite_scorers()]
+        else:
+            if name == "wmt-darr":
+                continue
+            plan = [(label, s, small) for label, s in lm_scorers(args.max_length)
+                    if label in args.lm_scorers]  # fmt: skip
+        probes = list(mr.probes.GENERAL_PROBES)
+        if name == "wmt-darr":
+            probes += list(mr.probes.REFERENCE_PROBES)
+        for label, scorer, sample in plan:
+            if (name, label) in done:
+                continue
+            start = time.perf_counter()
+            frame = mr.probes.probe(
+                scorer, sample, probes, seed=SEED, sides="rejected", n_resamples=args.n_resamples,
+                cache=args.cache_dir, progress=args.progress, label=label, dataset=name,
+            )  # fmt: skip
+            frame["seconds"] = round(time.perf_counter() - start, 1)
+            frames.append(frame)
+            pd.concat(frames, ignore_index=True).to_csv(PROBE_CSV, index=False,
+                                                        float_format="%.6g")  # fmt: skip
+            print(f"{name} / {label}: {len(sample)} pairs, {frame.seconds.iloc[0]:.0f} s",
+                  flush=True)  # fmt: skip
+
+
+# -------------------------------------------------------------------------------- best-of-n
+
+
+def stored_prompt_keys(folder: Path) -> set[str]:
+    """Prompt keys with at least one finished block in any sample file under ``folder``
+    (read only: a file being written is not touched)."""
+    keys = set()
+    for path in folder.glob("samples-*.jsonl"):
+        for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
+            try:
+                keys.add(json.loads(line)["prompt"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return keys
+
+
+def run_best_of_n(args, data: dict, work: Path) -> None:
+    import pandas as pd
+
+    from metricrm.probes.sampling import prompt_key as sample_key
+
+    prompts = bon_prompts(data["hh-rlhf"], args.prompts)
+    if args.stored_only:  # the prompts whose samples are already on disk, in the same order
+        stored = stored_prompt_keys(work / "samples")
+        prompts = [p for p in prompts if sample_key(p) in stored]
+    start = time.perf_counter()
+    pool = mr.probes.sample_responses(
+        str(smollm2_path()), prompts, args.n_max, store=work / "samples",
+        max_new_tokens=args.max_new_tokens, block_size=args.block_size, seed=SEED,
+        progress=args.progress,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    tokens = sum(sum(t) for t in pool.n_tokens)
+    print(f"samples: {len(prompts)} prompts x {args.n_max}, {pool.generated} drawn now in "
+          f"{seconds:.0f} s; {tokens} tokens in the pool; stored in {pool.path}", flush=True)
+    trained = heads(data, args, work)
+    # off-domain proxy reward models: heads trained on LLMBar or on RM-Bench, never HH-RLHF
+    proxies = [
+        ("length_chars", mr.get_scorer("length_chars")),
+        ("bt_head[llmbar]", trained["llmbar"]),
+        ("bt_head[rm-bench]", trained["rm-bench"]),
+    ]
+    if args.lm_proxy:  # SmolLM2 scoring its own samples: about 1.5 CPU-seconds a sample
+        proxies.append(("lm_logprob[smollm2]", mr.get_scorer(
+            "lm_logprob", model=str(smollm2_path()), max_length=args.max_length)))  # fmt: skip
+    frames = []
+    for label, proxy in proxies:
+        t0 = time.perf_counter()
+        frame = mr.probes.best_of_n(
+            pool, proxy, trained["hh-rlhf"], seed=SEED, n_resamples=args.n_resamples,
+            cache=args.cache_dir, progress=args.progress, proxy_label=label,
+            gold_label="bt_head[hh-rlhf, held out]",
+        )  # fmt: skip
+        frames.append(frame)
+        print(f"best-of-n with proxy {label}: {time.perf_counter() - t0:.0f} s", flush=True)
+    table = pd.concat(frames, ignore_index=True)
+    table["prompts"] = len(prompts)
+    table["pool_size"] = args.n_max
+    table["max_new_tokens"] = args.max_new_tokens
+    table["mean_tokens"] = tokens / (len(prompts) * args.n_max)
+    table["finished_share"] = sum(sum(f) for f in pool.finished) / (len(prompts) * args.n_max)
+    table.to_csv(BON_CSV, index=False, float_format="%.6g")
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def _ci(row) -> str:
+    return f"{row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+
+
+def report(args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from metricrm.plotting.probes import BestOfNDisplay, ProbeDisplay
+
+    FIGURES.mkdir(exist_ok=True)
+    lines = ["# Reward hacking: results", ""]
+    if PROBE_CSV.is_file():
+        frame = pd.read_csv(PROBE_CSV)
+        for name in dict.fromkeys(frame.dataset):
+            part = frame[frame.dataset == name]
+            fig, axes = plt.subplots(2, 1, figsize=(11, 2.2 + 1.3 * part.scorer.nunique()))
+            ProbeDisplay.from_frame(part, statistic="hack_rate", ax=axes[0],
+                                    title=f"{name}: hack rate")  # fmt: skip
+            ProbeDisplay.from_frame(part, statistic="score_change", ax=axes[1],
+                                    title=f"{name}: score change (spreads; judge: P(preferred))")
+            fig.tight_layout()
+            fig.savefig(FIGURES / f"probes_{name}.png", dpi=110)
+            plt.close(fig)
+            probes = list(dict.fromkeys(part.probe))
+            lines += [f"## {name}", "", f"![probes]({FIGURES.name}/probes_{name}.png)", "",
+                      "Hack rate (perturbed rejected beats the untouched chosen), 95% CI; "
+                      "`none` = without perturbation.", "",
+                      "| scorer | n | none | " + " | ".join(probes) + " |",
+                      "|---|---:|---:|" + "---|" * len(probes)]  # fmt: skip
+            for scorer in dict.fromkeys(part.scorer):
+                rows = part[part.scorer == scorer].set_index(["probe", "statistic"])
+                base = rows.loc[(probes[0], "hack_rate_untouched"), "value"]
+                cells = [_ci(rows.loc[(p, "hack_rate")]) for p in probes]
+                n = int(rows["n"].iloc[0])
+                lines.append(f"| {scorer} | {n} | {base:.2f} | " + " | ".join(cells) + " |")
+            lines += ["", "Score change in units of the scorer's spread (the pairwise judge: "
+                      "P(perturbed preferred over the original)), 95% CI.", "",
+                      "| scorer | " + " | ".join(probes) + " |",
+                      "|---|" + "---|" * len(probes)]  # fmt: skip
+            for scorer in dict.fromkeys(part.scorer):
+                rows = part[part.scorer == scorer].set_index(["probe", "statistic"])
+                stat = "preference" if (probes[0], "preference") in rows.index else "score_change"
+                lines.append(f"| {scorer} | " + " | ".join(_ci(rows.loc[(p, stat)])
+                                                          for p in probes) + " |")  # fmt: skip
+            lines.append("")
+    if BON_CSV.is_file():
+        bon = pd.read_csv(BON_CSV)
+        display = BestOfNDisplay.from_frame(bon, y="change",
+                                            title="Best-of-n on HH-RLHF prompts (SmolLM2-135M)")
+        display.figure_.tight_layout()
+        display.figure_.savefig(FIGURES / "best_of_n.png", dpi=110)
+        plt.close(display.figure_)
+        first = bon.iloc[0]
+        lines += ["## Best-of-n", "", f"![best-of-n]({FIGURES.name}/best_of_n.png)", "",
+                  f"{int(first.prompts)} prompts, pool of {int(first.pool_size)} samples each "
+                  f"(at most {int(first.max_new_tokens)} new tokens; mean "
+                  f"{first.mean_tokens:.1f}; {first.finished_share:.0%} ended before the cap).",
+                  "", "| proxy -> gold | role | n | KL | value [95% CI] | change (spreads) "
+                  "[95% CI] |", "|---|---|---:|---:|---|---|"]  # fmt: skip
+        for r in bon.itertuples():
+            lines.append(f"| {r.pair} | {r.role} | {r.n} | {r.kl:.2f} | {r.value:.3f} "
+                         f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.change:.2f} "
+                         f"[{r.change_low:.2f}, {r.change_high:.2f}] |")  # fmt: skip
+        lines.append("")
+    if PROBE_CSV.is_file():
+        sigs = sorted(set(pd.read_csv(PROBE_CSV).signature))
+        lines += ["## Signatures", ""] + [f"- `{s}`" for s in sigs] + [""]
+    (HERE / "results.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=("probes", "best-of-n", "report"))
+    parser.add_argument("--scorers", choices=("cheap", "smollm2"), default="cheap")
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
+                        help="trained heads and stored samples")  # fmt: skip
+    parser.add_argument("--cache-dir", type=Path, default=None, help="score cache folder")
+    parser.add_argument("--lm-scorers", nargs="*", default=list(LM_SCORERS), choices=LM_SCORERS,
+                        help="with --scorers smollm2: which of them")  # fmt: skip
+    parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--lm-sample", type=int, default=40)
+    parser.add_argument("--n-resamples", type=int, default=1000)
+    parser.add_argument("--max-length", type=int, default=1024)
+    parser.add_argument("--prompts", type=int, default=100)
+    parser.add_argument("--n-max", type=int, default=16)
+    parser.add_argument("--block-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--stored-only", action="store_true",
+                        help="best-of-n on the prompts whose samples are on disk (no sampling)")
+    parser.add_argument("--lm-proxy", action="store_true",
+                        help="best-of-n: SmolLM2's mean log-probability as a further proxy")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args()
+    if args.threads and args.part != "report":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.part == "report":
+        report(args)
+        return
+    data = load(args.shared)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                            capture_output=True).stdout.strip()  # fmt: skip
+    print(f"metricrm {mr.__version__} at {commit}, torch threads {args.threads}", flush=True)
+    if args.part == "probes":
+        run_probes(args, data, args.work_dir)
+    else:
+        run_best_of_n(args, data, args.work_dir)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
