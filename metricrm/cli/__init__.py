@@ -1,6 +1,7 @@
 """The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``,
 ``meta-eval`` scorers against human judgments, ``probe`` them for reward hacking, ``compose`` a
-composite reward. One module per subcommand; each adds its own parser and calls the public API.
+composite reward, ``report`` results as HTML. One module per subcommand; each adds its own parser
+and calls the public API.
 
 Thin by design: it parses arguments, calls the public API and prints. Errors from metricrm
 (bad input, unknown scorer or setting) print ``metricrm: error: ...`` and exit with status 2.
@@ -15,9 +16,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..core.errors import MetricRMError
-from . import compose, demo, list_scorers, meta_eval, probe, score
+from . import compose, demo, list_scorers, meta_eval, probe, report, score
 
-SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe, compose)
+SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe, compose, report)
 
 
 def quiet_model_loaders() -> None:
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # reports quote the command
     chunk_size = getattr(args, "chunk_size", None)  # None: meta-eval takes it from a config
     if chunk_size is not None and chunk_size < 1:
         print(f"metricrm: error: --chunk-size must be at least 1 (got {args.chunk_size})",

@@ -182,6 +182,11 @@ def add_parser(sub: Any) -> None:
         help="JSON report: settings, versions, signatures and every result row",
     )
     p.add_argument(
+        "--report",
+        metavar="OUT.html",
+        help="also write a self-contained HTML report (as `metricrm report` makes)",
+    )
+    p.add_argument(
         "--chunk-size",
         type=int,
         metavar="N",
@@ -247,10 +252,10 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
     cache = False if args.no_cache else args.cache_dir if args.cache_dir else cfg.cache_dir
     output = args.output or cfg.output
     json_out = args.json or cfg.json
-    if not output and not json_out:
+    if not output and not json_out and not getattr(args, "report", None):
         raise DataFormatError(
             f"meta-eval: nowhere to write the results; give -o/--output (.csv, .jsonl, .parquet) "
-            f"and/or --json (or `output:`/`json:` in {where})"
+            f"and/or --json or --report (or `output:`/`json:` in {where})"
         )
     pick = lambda flag, conf: flag if flag else conf  # noqa: E731
     return Study(
@@ -435,6 +440,10 @@ def cmd_meta_eval(args: argparse.Namespace) -> int:
     cfg = load_study_config(args.config) if args.config else StudyConfig()
     study = merge_study(args, cfg)
     _check_outputs(study)
+    if getattr(args, "report", None):
+        from .report import check_output
+
+        check_output(args.report, "--report")
     scorers = build_scorers(study.scorers)  # unknown scorers and settings fail before loading
     names = [d.display_name for d in study.datasets]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -481,9 +490,16 @@ def cmd_meta_eval(args: argparse.Namespace) -> int:
         written.append("the table to stdout (CSV)")
     elif study.output:
         written.append(str(write_table(frame, study.output)))
+    sizes = {n: len(r) for n, r in data.items()}
     if study.json:
-        sizes = {n: len(r) for n, r in data.items()}
         _write_json(json_report(frame, study, scorers, sizes), study.json)
         written.append(study.json)
+    if getattr(args, "report", None):
+        from .report import command_line, write_report
+
+        meta = json_report(frame, study, scorers, sizes)
+        meta.pop("results")
+        written.append(str(write_report(frame, meta, args.report, title="metricrm meta-eval",
+                                        command=command_line(args.argv))))  # fmt: skip
     print(f"wrote {', '.join(written)}")
     return 0
