@@ -47,6 +47,10 @@ class ModelUnavailableError(MetricRMError, OSError):
     """A model folder is missing, or a hub id cannot be fetched (offline, unreachable, unknown)."""
 
 
+class WorkerProcessError(MetricRMError, RuntimeError):
+    """A worker process of the scoring pool died (killed, out of memory) before it finished."""
+
+
 class PartialScoringError(MetricRMError, RuntimeError):
     """Scoring failed part-way; ``partial`` holds the result for the items that finished."""
 
