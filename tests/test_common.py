@@ -310,6 +310,7 @@ def _alternatives(name: str) -> dict:
         return {
             "model": {"model": tiny_bert, "num_layers": 1},
             "num_layers": {"num_layers": 5},
+            "dtype": {"dtype": "bfloat16"},
             "idf": {"idf": True},
             "idf_sentences": ({"idf": True, "idf_sentences": ["a b"]}, {"idf": True}),
             "rescale_with_baseline": rescale,
