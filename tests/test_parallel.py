@@ -16,12 +16,13 @@ import sacrebleu
 
 import metricrm as mr
 from metricrm.core import parallel
+from metricrm.core.batching import record_inputs
 from metricrm.core.errors import ScorerConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 POOLED = (
     "bleu", "corpus_bleu", "chrf", "chrf++", "ter", "rouge1", "rouge2", "rougeL", "rougeLsum",
-    "exact_match", "token_f1", "length_tokens",
+    "exact_match", "token_f1",
 )  # fmt: skip
 
 
@@ -142,12 +143,44 @@ def test_no_pool_for_small_inputs(monkeypatch, texts):
     monkeypatch.setattr(parallel, "_executor", no_pool)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     for name in POOLED:
-        hyps, refs = _inputs(name, texts)
         scorer = mr.get_scorer(name)
         assert scorer.n_jobs is None
-        assert len(hyps) < scorer.parallel_min_items, name
+        hyps, refs = _inputs(name, texts, scorer.parallel_min_items - 1)
         scorer.score(hyps, references=refs)
         assert parallel.last_run.processes == 1, name
+    # the demo's scorers on the built-in sample
+    sample = mr.load_sample("reference")
+    for name in ("bleu", "chrf", "ter", "rougeL", "token_f1"):
+        mr.get_scorer(name).score(**record_inputs(sample))
+        assert parallel.last_run.processes == 1, name
+
+
+def test_the_default_pools_from_the_threshold_on(monkeypatch, texts):
+    """TER's threshold is small enough to cross in a test: one item below it, one process;
+    at it, every core (two here), with the same scores."""
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    scorer = mr.get_scorer("ter")
+    hyps, refs = _inputs("ter", texts, scorer.parallel_min_items)
+    assert len(hyps) == scorer.parallel_min_items
+    below = scorer.score(hyps[:-1], references=refs[:-1])
+    assert parallel.last_run.processes == 1
+    at = scorer.score(hyps, references=refs)
+    assert parallel.last_run.processes == 2
+    np.testing.assert_array_equal(at.scores[:-1], below.scores)
+
+
+def test_thresholds_are_set_per_metric():
+    """Every pooled scorer declares its own measured threshold (see docs/benchmarks.md), and
+    the runners' chunks are large enough to cross it."""
+    from metricrm.core.batching import chunk_size_for
+
+    floors = {name: mr.get_scorer(name).parallel_min_items for name in POOLED}
+    assert all(isinstance(v, int) and v >= 100 for v in floors.values()), floors
+    # costlier items pay off sooner; rouge-score's import makes ROUGE's threshold high
+    assert floors["ter"] < floors["chrf"] < floors["bleu"] < floors["rougeL"] < floors["rouge1"]
+    for name in POOLED:
+        assert chunk_size_for(mr.get_scorer(name), None) >= floors[name]
+        assert chunk_size_for(mr.get_scorer(name, n_jobs=1), None) == 256
 
 
 def test_workers_are_reused_across_calls(texts):

@@ -120,6 +120,8 @@ class _SacreScorer(ParallelItems, BaseScorer):
 
 
 class _BLEUBase(_SacreScorer):
+    parallel_min_items = 4_000  # 0.08 ms per DARR sentence; a cold worker costs 0.18 s CPU
+
     def __init__(
         self,
         *,
@@ -268,6 +270,7 @@ class ChrF(_SacreScorer):
     """
 
     name = "chrf"
+    parallel_min_items = 1_000  # 0.29 ms (chrF++ 0.35 ms) per DARR sentence
 
     def __init__(
         self,
@@ -328,6 +331,7 @@ class TER(_SacreScorer):
 
     name = "ter"
     higher_is_better = False
+    parallel_min_items = 100  # 3.9 ms per DARR sentence
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from .errors import WorkerProcessError
 from .validation import check_integer
@@ -238,9 +238,16 @@ class ParallelItems:
     processes. Subclasses set ``parallel_min_items`` (the measured input size from which all
     cores pay off) and ``n_jobs``, and rebuild from ``worker_settings()`` in a worker."""
 
-    #: items from which ``n_jobs=None`` uses every core (per metric; see docs/benchmarks.md)
-    parallel_min_items: ClassVar[int] = 10_000
+    #: items from which ``n_jobs=None`` uses every core: where even a first call, which starts
+    #: the workers, is measured to gain 1.2x on two free cores (per metric; docs/benchmarks.md)
+    parallel_min_items: int = 10_000
     n_jobs: int | None = None
+
+    @property
+    def preferred_chunk_size(self) -> int | None:
+        """Chunks for the runners (score cache, progress): twice the threshold, so that each
+        chunk is large enough to go to every core; the runners' default with ``n_jobs=1``."""
+        return None if self.n_jobs == 1 else 2 * self.parallel_min_items
 
     def worker_settings(self) -> dict[str, Any]:
         """Constructor settings that rebuild this scorer in a worker."""
