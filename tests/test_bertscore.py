@@ -292,12 +292,23 @@ def test_empty_reference_is_refused_before_loading():
 
 
 # -- model locations -------------------------------------------------------------------------
+_listener: list = []
+
+
 def _hub_online(monkeypatch):
+    """Hub access on, and the hub address a local socket that accepts connections (nothing is
+    downloaded in these tests: the check of a hub id only asks whether the hub answers)."""
+    import socket
+
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    if not _listener:
+        server = socket.create_server(("127.0.0.1", 0))
+        _listener.append(server)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_listener[0].getsockname()[1]}")
 
 
 def test_missing_local_folder_is_a_clear_error(tmp_path):

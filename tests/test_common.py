@@ -39,11 +39,9 @@ PROMPTS = [f"Question {i}?" for i in range(len(RESPONSES))]
 
 def _bt_head_kwargs() -> dict:
     """A Bradley-Terry head trained briefly on the built-in sample, saved to a folder."""
-    import tempfile
-
     from metricrm.training import train_bt_head
 
-    folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-")
+    folder = str(models.scratch_folder("bt-head"))
     head = train_bt_head(mr.load_sample("preference"), validation=0.25, epochs=20, lr=1e-3)
     head.save(folder)
     return {"path": folder}
@@ -244,9 +242,7 @@ def _tokenizer_of(path: str):
 
 
 def _baseline_files() -> tuple[str, str]:
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="metricrm-test-baseline-")
+    folder = models.scratch_folder("baselines")
     paths = []
     for k, value in enumerate((0.1, 0.2)):
         path = f"{folder}/b{k}.csv"
@@ -271,6 +267,14 @@ def _model_alternatives(kind: str) -> dict:
         "plain_separator": ({**plain, "plain_separator": "\n"}, plain),
         "trust_remote_code": {"trust_remote_code": True},
     }
+
+
+def _untrained(key: str = "model", **extra) -> tuple[dict, dict]:
+    """``allow_untrained_head`` only acts on a checkpoint without the model's head: a base model
+    loaded with it (head drawn at random, marked in the signature) against the CASES model."""
+    base = models.tiny_base_model_path()
+    keys = ("policy", "reference") if key == "policy" else (key,)
+    return ({**dict.fromkeys(keys, base), "allow_untrained_head": True, **extra}, {})
 
 
 def _alternatives(name: str) -> dict:
@@ -342,6 +346,7 @@ def _alternatives(name: str) -> dict:
             "output": ({"model": two, "output": 1}, {"model": two, "output": 0}),
             "weights": {"weights": [2.0]},
             "activation": {"activation": "sigmoid"},
+            "allow_untrained_head": _untrained(),
         }
     if name in ("lm_logprob", "lm_perplexity", "lm_judge"):
         path = models.tiny_causal_lm_path()
@@ -357,6 +362,7 @@ def _alternatives(name: str) -> dict:
             own["judge_template"] = {"judge_template": "Good? {response} Answer Yes or No."}
             own["yes_words"] = {"yes_words": ("Yes", "yes")}
             own["no_words"] = {"no_words": ("No", "no")}
+        own["allow_untrained_head"] = _untrained()
         return {**_model_alternatives("lm"), **own}
     if name == "dpo_reward":
         path = models.tiny_causal_lm_path(seed=0)
@@ -369,13 +375,12 @@ def _alternatives(name: str) -> dict:
             "beta": {"beta": 0.2},
             "reference_revision": {"reference_revision": "v2"},
             "include_eos": {"include_eos": True},
+            "allow_untrained_head": _untrained("policy"),
         }
     if name == "bt_head":
-        import tempfile
-
         from metricrm.training import train_bt_head
 
-        folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-other-")
+        folder = str(models.scratch_folder("bt-head-other"))
         sample = mr.load_sample("preference")
         train_bt_head(sample, validation=0.25, epochs=5, lr=1e-3, seed=1).save(folder)
         return {"path": {"path": folder}}

@@ -339,3 +339,44 @@ def test_unknown_suffix_and_missing_file(tmp_path):
         load_preference_pairs(path)
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         load_preference_pairs(tmp_path / "absent.jsonl")
+
+
+def test_tsv_mixing_tabs_and_spaces_is_refused_with_what_was_found(tmp_path, shared_data):
+    """The WMT MQM averaged-score files separate the system by a tab and the score from the
+    segment id by a space (header all spaces). Text fields hold spaces, so splitting at any
+    whitespace would silently misread ordinary TSVs: the loader says what it found instead."""
+    avg = tmp_path / "avg.tsv"
+    avg.write_text(
+        "system mqm_avg_score seg_id\nFacebook-AI\t-1.000000 1\nFacebook-AI\tNone 2\n",
+        encoding="utf-8",
+    )
+    published = shared_data / "scored/wmt-mqm-ted-ende/mqm_ted_ende.avg_seg_scores.tsv"
+    for path in (avg, published):
+        with pytest.raises(
+            DataFormatError,
+            match=rf"{path.name}: line 2: expected 1 tab-separated field as in the header, got 2; "
+            r"the line mixes tabs and spaces \(3 fields when split at both\); the header has no "
+            r"tab but 3 space-separated names \(system, mqm_avg_score, seg_id\).*"
+            r"convert the file to tabs only.*second path of the wmt-mqm format",
+        ):
+            load_pointwise_items(path)
+    # A tab header whose rows use a space for one separator.
+    avg.write_text("response\tscore\tid\nfine\t0.5 a\n", encoding="utf-8")
+    with pytest.raises(
+        DataFormatError,
+        match=r"avg\.tsv: line 2: expected 3 tab-separated fields as in the header, got 2; "
+        r"the line mixes tabs and spaces \(3 fields when split at both\)\. A TSV",
+    ):
+        load_pointwise_items(avg)
+    # A text line that only lacks a field is not called mixed.
+    avg.write_text("response\tscore\tid\nsome fine text\t0.5\n", encoding="utf-8")
+    with pytest.raises(DataFormatError) as info:
+        load_pointwise_items(avg)
+    assert str(info.value).endswith(
+        "avg.tsv: line 2: expected 3 tab-separated fields as in the header, got 2"
+    )
+    # Spaces inside tab-separated text are fine.
+    avg.write_text("response\tscore\nfine text here\t0.5\n", encoding="utf-8")
+    assert [(i.response, i.human) for i in load_pointwise_items(avg)] == [
+        ("fine text here", {"score": 0.5})
+    ]

@@ -98,8 +98,14 @@ def test_mqm_bad_rows_and_scores(tmp_path):
     ):
         load_wmt_mqm(path, ref_system=None)
     path.write_text(HEADER + row, encoding="utf-8")
+    with pytest.raises(
+        DataFormatError, match=r"no system is named like a human translation .*ref_system=None"
+    ):
+        load_wmt_mqm(path)
+    path.write_text(HEADER + row + row.replace("sysA", "ref").replace("\t7\t", "\t8\t"))
     with pytest.raises(DataFormatError, match=r"segment 7 has no 'ref' row"):
         load_wmt_mqm(path)
+    path.write_text(HEADER + row, encoding="utf-8")
     avg = tmp_path / "avg.tsv"
     avg.write_text("system mqm_avg_score seg_id\nsysA\t-1.5 7\nsysA\tbad 8\n", encoding="utf-8")
     with pytest.raises(
@@ -176,3 +182,140 @@ def test_darr_truncated_json(tmp_path):
         match=r"lt-en\.json: invalid or truncated JSON at line 2, column",
     ):
         load_wmt_darr(path)
+
+
+# -- releases with two human translations ---------------------------------------------------------
+
+# Three segments translated by two humans (refA, the reference; refB, a second translation) and
+# three MT systems. The error file names the humans refA/refB, the averaged-score file ref-A/ref-B
+# (the published files mix the two spellings), and the latter uses the published mixed layout.
+_SOURCES = {"1": "The cat sat on the mat.", "2": "It is raining today.", "3": "I like green tea."}
+_OUTPUTS = {
+    "refA": ["Die Katze saß auf der Matte.", "Heute regnet es.", "Ich mag grünen Tee."],
+    "refB": ["Auf der Matte saß eine Katze.", "Es regnet heute.", "Grüner Tee gefällt mir."],
+    "sysX": ["Die Katze saß auf der Matte.", "Heute regnet es.", "Ich mag grünen Tee."],
+    "sysY": ["Die Katze sitzt auf der Matte.", "Heute regnet es sehr.", "Ich mag grüne Tee."],
+    "sysZ": ["Der Hund lag auf dem Teppich.", "Es ist heute sonnig.", "Ich hasse Kaffee."],
+}
+_PENALTY = {"refA": 0, "refB": 0, "sysX": 1, "sysY": 2, "sysZ": 5}  # one error row each
+_AVG_NAME = {"refA": "ref-A", "refB": "ref-B"}
+
+
+def _two_reference_release(folder):
+    rows, avg = [HEADER], ["system mqm_avg_score seg_id\n"]
+    for system, outputs in _OUTPUTS.items():
+        for k, (seg, source) in enumerate(_SOURCES.items()):
+            penalty = _PENALTY[system] + (k == 1)  # Major 5, Minor 1
+            errors = ["Major"] * (penalty // 5) + ["Minor"] * (penalty % 5)
+            for severity in errors or ["No-error"]:
+                category = "No-error" if severity == "No-error" else "Accuracy/Mistranslation"
+                rows.append(
+                    f"{system}\ttalk.1\t1\t{seg}\trater1\t{source}\t{outputs[k]}\t"
+                    f"{category}\t{severity}\t\n"
+                )
+            avg.append(f"{_AVG_NAME.get(system, system)}\t{-penalty:.6f} {seg}\n")
+    tsv, avg_path = folder / "mqm.tsv", folder / "mqm.avg_seg_scores.tsv"
+    tsv.write_text("".join(rows), encoding="utf-8")
+    avg_path.write_text("".join(avg), encoding="utf-8")
+    return tsv, avg_path
+
+
+def test_mqm_recognises_human_translations_and_their_aliases(tmp_path):
+    tsv, avg = _two_reference_release(tmp_path)
+    with pytest.raises(
+        DataFormatError,
+        match=r"mqm\.tsv: 2 human translations \(refA, refB\); choose the one to use as the "
+        r"reference with ref_system=",
+    ):
+        load_wmt_mqm(tsv, avg)
+    default = load_wmt_mqm(tsv, avg, ref_system="refA")
+    assert sorted({i.system for i in default}) == ["sysX", "sysY", "sysZ"]
+    assert not any(i.meta["is_reference"] for i in default)
+    full = load_wmt_mqm(tsv, avg, ref_system="refA", include_human=True, include_ref=True)
+    assert sorted({i.system for i in full}) == ["refA", "refB", "sysX", "sysY", "sysZ"]
+    refs = dict(zip(_SOURCES, _OUTPUTS["refA"]))
+    for item in full:
+        assert item.meta["is_reference"] == item.system.startswith("ref")
+        # The second human translation is scored against the reference; the reference itself
+        # has none (it cannot be its own reference).
+        assert item.references == (() if item.system == "refA" else (refs[item.group],))
+    human = {(i.system, i.group): i.human["mqm"] for i in full}
+    assert human[("refB", "2")] == -1.0 and human[("sysZ", "1")] == -5.0
+    # The same scores without the averaged-score file (recomputed from the error rows).
+    assert load_wmt_mqm(tsv, ref_system="refA", include_human=True, include_ref=True) == full
+    assert [i for i in full if i.system != "refA"] == load_wmt_mqm(
+        tsv, avg, ref_system="refA", include_human=True
+    )
+
+
+def test_mqm_usual_human_translation_names():
+    from metricrm.data.scored import is_human_translation
+
+    for name in ("ref", "refA", "refB", "ref-A", "ref-B", "ref.A", "ref-C", "Human-A.0", "human"):
+        assert is_human_translation(name), name
+    for name in ("Facebook-AI", "refinery", "metricsystem1", "NiuTrans", "Online-W"):
+        assert not is_human_translation(name), name
+
+
+def test_mqm_explicit_alias_and_unknown_alias(tmp_path):
+    tsv, avg = _two_reference_release(tmp_path)
+    text = avg.read_text(encoding="utf-8").replace("ref-B\t", "second-human\t")
+    avg.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"no score for system 'refB', segment 1"):
+        load_wmt_mqm(tsv, avg, ref_system="refA", include_human=True)
+    items = load_wmt_mqm(
+        tsv, avg, ref_system="refA", include_human=True,
+        avg_system_aliases={"refB": "second-human"}, human_systems=["refA", "refB"],
+    )  # fmt: skip
+    assert {i.system for i in items if i.meta["is_reference"]} == {"refB"}
+
+
+def test_system_pearson_with_and_without_the_second_human_translation(tmp_path, capsys):
+    """Through the command line (--dataset-option): the system-level Pearson of chrF equals
+    scipy's on the per-system means, and moves when refB joins the systems."""
+    import pandas as pd
+    import sacrebleu
+    from scipy.stats import pearsonr
+
+    from metricrm.cli import main
+
+    tsv, avg = _two_reference_release(tmp_path)
+    items = load_wmt_mqm(tsv, avg, ref_system="refA", include_human=True)
+    values = {}
+    for include in (False, True):
+        out = tmp_path / f"out-{include}.csv"
+        code = main(
+            ["meta-eval", "-s", "chrf", "-d", f"mqm=wmt-mqm:{tsv},{avg}",
+             "--dataset-option", "mqm.ref_system=refA",
+             "--dataset-option", f"mqm.include_human={str(include).lower()}",
+             "--statistic", "pearson", "--level", "system", "--n-resamples", "20",
+             "--no-progress", "--no-cache", "-o", str(out)]
+        )  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        row = pd.read_csv(out).query("level == 'system' and statistic == 'pearson'")
+        values[include] = float(row["value"].iloc[0])
+        systems = sorted({i.system for i in items if include or not i.meta["is_reference"]})
+        metric, human = [], []
+        for system in systems:
+            mine = [i for i in items if i.system == system]
+            metric.append(
+                sum(sacrebleu.sentence_chrf(i.response, list(i.references)).score for i in mine)
+                / len(mine)
+            )
+            human.append(sum(i.human["mqm"] for i in mine) / len(mine))
+        assert values[include] == pytest.approx(pearsonr(human, metric).statistic, abs=1e-12)
+    assert abs(values[True] - values[False]) > 0.1, values
+
+
+def test_dataset_option_errors(tmp_path, capsys):
+    from metricrm.cli import main
+
+    tsv, avg = _two_reference_release(tmp_path)
+    base = ["meta-eval", "-s", "chrf", "-d", f"mqm=wmt-mqm:{tsv},{avg}", "--no-progress",
+            "--no-cache", "-o", str(tmp_path / "o.csv")]  # fmt: skip
+    assert main([*base, "--dataset-option", "other.ref_system=refA"]) == 2
+    assert "--dataset-option other.ref_system=refA: dataset 'other' is not among" in (
+        capsys.readouterr().err
+    )
+    assert main([*base, "--dataset-option", "mqm.colour=1"]) == 2
+    assert "unknown option(s) colour for format 'wmt-mqm'" in capsys.readouterr().err

@@ -128,12 +128,13 @@ def test_file_digests_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
     assert file_digest(file) == _sha(file) != first
 
 
-def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path):
+@pytest.mark.parametrize("hub", ["switched off", "unreachable"])
+def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path, hub):
     """A hub id loaded from the local hub cache (offline) gets the same identity digest as the
-    same files in a plain folder: hub blobs are named by their SHA-256, so nothing is re-read."""
+    same files in a plain folder: hub blobs are named by their SHA-256, so nothing is re-read.
+    With the hub switched on but unreachable, the cached model loads without network too."""
     folder = Path(models.tiny_reward_model_path())
-    hub = tmp_path / "hub"
-    repo = hub / "models--org--tiny-rm"
+    repo = tmp_path / "hub" / "models--org--tiny-rm"
     commit = "0123456789abcdef0123456789abcdef01234567"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
@@ -151,14 +152,36 @@ def test_hub_cache_snapshot_is_identified_by_its_blob_names(tmp_path):
         "print(s.settings()['model'])\n"
         "print(s.score(['a b c'], prompts=['q']).scores[0])\n"
     )
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
            "METRICRM_CACHE": str(tmp_path / "cache")}  # fmt: skip
+    if hub == "unreachable":
+        env.pop("HF_HUB_OFFLINE")
+        env.pop("TRANSFORMERS_OFFLINE", None)
+        env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # a closed port
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "Retrying" not in out.stderr  # no request to the unreachable hub, no retry loop
     identity, score = out.stdout.split()
     assert identity == f"org/tiny-rm@{folder_digest(folder)}"
     local = mr.get_scorer("reward_model", model=str(folder))
     assert float(score) == pytest.approx(local.score(["a b c"], prompts=["q"]).scores[0], rel=1e-6)
     assert not (tmp_path / "cache" / "digests").exists()  # blob names, no file was read
+
+
+@pytest.mark.slow
+def test_smollm2_conversion_gives_the_same_identity_wherever_it_runs(tmp_path):
+    """The converted folder must not record how the converting process was configured (the
+    tokenizer saved `local_files_only` with HF_HUB_OFFLINE's value), or the same weights get two
+    signatures and share no cache entries."""
+    code = "from metricrm.adapters.offline_models import smollm2_path; print(smollm2_path())"
+    folders = []
+    for offline in ("1", "0"):
+        env = {**os.environ, "METRICRM_CACHE": str(tmp_path / f"cache{offline}"),
+               "HF_HUB_OFFLINE": offline}  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=900)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        folders.append(out.stdout.strip())
+    assert folder_digest(folders[0]) == folder_digest(folders[1])

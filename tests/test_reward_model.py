@@ -12,7 +12,11 @@ import metricrm as mr
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.core.token_batching import plan_batches
 
-from .model_fixtures import minilm_reward_model_path, tiny_reward_model_path
+from .model_fixtures import (
+    minilm_reward_model_path,
+    tiny_base_model_path,
+    tiny_reward_model_path,
+)
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -291,3 +295,52 @@ def test_constructors_agree():
         RewardModel(AutoModelForSequenceClassification.from_pretrained(path))
     with pytest.raises(ScorerConfigError, match="`truncation_side` must be one of"):
         RewardModel(path, truncation_side="middle")
+
+
+# -- a head that is not in the checkpoint --------------------------------------------------------
+
+
+def test_plain_encoder_as_reward_model_is_refused():
+    """The MiniLM encoder has no classification head: transformers would initialise one at
+    random, and every score would be noise."""
+    from metricrm.adapters.model_location import default_encoder_path
+
+    for model in (str(default_encoder_path()), tiny_base_model_path()):
+        with pytest.raises(
+            ScorerConfigError,
+            match=r"^reward_model: .* not in the checkpoint .*newly initialised at random: "
+            r"(classifier\.bias, classifier\.weight|score\.weight).*allow_untrained_head=True",
+        ):
+            mr.get_scorer("reward_model", model=model, output=0)
+
+
+def test_untrained_head_when_allowed_is_marked_in_signature_and_details():
+    import torch
+
+    path = tiny_base_model_path()
+    scorers = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        with pytest.warns(UserWarning, match=r"score\.weight .*random"):
+            scorers.append(mr.get_scorer("reward_model", model=path, allow_untrained_head=True))
+    results = [s.score(RESPONSES, prompts=PROMPTS) for s in scorers]
+    for scorer, result in zip(scorers, results):
+        assert re.search(r"\+untrained:score\.weight@[0-9a-f]{16}\|", scorer.signature)
+        assert result.details["untrained_head"].tolist() == [True] * len(RESPONSES)
+    # The same random head (same seed) is the same signature and scores; another head is not.
+    assert scorers[0].signature == scorers[1].signature != scorers[2].signature
+    np.testing.assert_array_equal(results[0].scores, results[1].scores)
+    assert not np.allclose(results[0].scores, results[2].scores)
+    # A complete checkpoint carries no mark.
+    complete = mr.get_scorer("reward_model", model=tiny_reward_model_path())
+    assert "untrained" not in complete.signature
+    assert "untrained_head" not in complete.score(RESPONSES, prompts=PROMPTS).details
+
+
+def test_causal_lm_without_its_lm_head_is_refused():
+    from metricrm.adapters.model_location import default_encoder_path
+
+    with pytest.raises(ScorerConfigError, match=r"^lm_logprob: .*lm_head\.weight"):
+        mr.get_scorer("lm_logprob", model=tiny_base_model_path())
+    with pytest.raises(ScorerConfigError, match=r"^lm_logprob: .*cls\.predictions\."):
+        mr.get_scorer("lm_logprob", model=str(default_encoder_path()))

@@ -29,6 +29,7 @@ from ..core.errors import (
     ScorerInputError,
 )
 from ..core.records import PreferencePair, TrainingHistory, prompt_text, response_text
+from ..core.results_io import atomic_write
 from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH
 from ..core.types import BaseScorer, ScoreOutput
 from ..core.versions import package_version
@@ -233,9 +234,8 @@ class BradleyTerryHead(BaseScorer):
             "training": self.config.get("training"),
             "history": self.history.to_dict() if self.history is not None else None,
         }
-        save_file(
-            {k: np.ascontiguousarray(v) for k, v in self.params.items()}, str(folder / WEIGHTS_FILE)
-        )
+        tensors = {k: np.ascontiguousarray(v) for k, v in self.params.items()}
+        atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
         return folder
 
@@ -321,3 +321,7 @@ def load_bt_head(
 
 
 load_bt_head.requires_model = True  # type: ignore[attr-defined]
+load_bt_head.setting_hints = {  # type: ignore[attr-defined]
+    "path": "the folder of a head saved by BradleyTerryHead.save (see "
+    "metricrm.training.train_bt_head)"
+}

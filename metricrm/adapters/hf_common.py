@@ -12,12 +12,19 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import ScorerConfigError
 from ..core.optional import require
 from ..core.token_batching import select_device
-from .model_location import model_identity, model_load_errors, resolve_model_location
+from .model_identity import tensors_digest
+from .model_location import (
+    MODEL_HINT,
+    local_files_only,
+    model_identity,
+    model_load_errors,
+    resolve_model_location,
+)
 from .model_settings import ModelSettings, dtype_name
 
 
@@ -31,10 +38,22 @@ def load_tokenizer(
     who: str, location: str, *, revision: str | None, trust_remote_code: bool
 ) -> Any:
     _, transformers = import_torch_transformers(who)
+    offline = {"local_files_only": True} if local_files_only(location) else {}
     with model_load_errors(who, location):
         return transformers.AutoTokenizer.from_pretrained(
-            location, revision=revision, trust_remote_code=trust_remote_code
+            location, revision=revision, trust_remote_code=trust_remote_code, **offline
         )
+
+
+class Checkpoint(NamedTuple):
+    """A model loaded by :func:`load_model`, in eval mode on the CPU, with its tokenizer, its
+    resolved ``location`` and the names of the weights the checkpoint lacked (``untrained``:
+    transformers initialised them at random, e.g. a classification head on a plain encoder)."""
+
+    model: Any
+    tokenizer: Any
+    location: str
+    untrained: tuple[str, ...]
 
 
 def load_model(
@@ -46,10 +65,10 @@ def load_model(
     dtype: str,
     trust_remote_code: bool,
     **extra: Any,
-) -> tuple[Any, Any, str]:
-    """``(model, tokenizer, location)`` for a local folder or hub id, in eval mode on the CPU."""
+) -> Checkpoint:
+    """Load a local folder, offline alias or hub id with ``transformers.<auto_class>``."""
+    location = resolve_model_location(id_or_path, who=who)  # fails fast, before the imports
     torch, transformers = import_torch_transformers(who)
-    location = resolve_model_location(id_or_path, who=who)
     if not isinstance(trust_remote_code, bool):
         raise ScorerConfigError(
             f"{who}: trust_remote_code must be True or False (got {trust_remote_code!r})"
@@ -59,38 +78,88 @@ def load_model(
     tokenizer = load_tokenizer(
         who, location, revision=revision, trust_remote_code=trust_remote_code
     )
+    if local_files_only(location):
+        extra = {**extra, "local_files_only": True}
     with model_load_errors(who, location):
-        model = cls.from_pretrained(
+        model, info = cls.from_pretrained(
             location,
             revision=revision,
             dtype=torch_dtype,
             trust_remote_code=trust_remote_code,
+            output_loading_info=True,
             **extra,
         )
     model.eval()
-    return model, tokenizer, location
+    return Checkpoint(model, tokenizer, location, _untrained_names(info))
+
+
+def _untrained_names(info: dict[str, Any]) -> tuple[str, ...]:
+    """Weights transformers initialised itself: missing from the checkpoint, or of another
+    shape there (``mismatched_keys`` holds ``(name, shape, shape)`` tuples)."""
+    names = {str(k) for k in info.get("missing_keys") or ()}
+    for entry in info.get("mismatched_keys") or ():
+        names.add(str(entry[0] if isinstance(entry, (tuple, list)) else entry))
+    return tuple(sorted(names))
+
+
+def check_untrained(
+    who: str, checkpoint: Checkpoint, allow: bool, *, setting: str = "allow_untrained_head"
+) -> str:
+    """Refuse a checkpoint that lacks weights of the model (its head, typically), unless
+    ``allow``; then warn and return the mark for its identity (``""`` when nothing is missing):
+    ``+untrained:<names>@<digest of the random tensors>``, so that two random draws never
+    share a signature or cache entries."""
+    names = checkpoint.untrained
+    if not names:
+        return ""
+    shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+    kind = type(checkpoint.model).__name__
+    if not allow:
+        raise ScorerConfigError(
+            f"{who}: the checkpoint at {checkpoint.location!r} does not hold every weight of "
+            f"{kind}: {len(names)} weight(s) are not in the checkpoint and would be newly "
+            f"initialised at random: {shown}; its scores would be noise. Use a checkpoint "
+            f"trained for this model class, or pass {setting}=True if random weights are "
+            "intended (e.g. plumbing tests)"
+        )
+    warnings.warn(
+        f"{who}: {shown} of {checkpoint.location!r} are not in the checkpoint: transformers "
+        f"initialised them at random, so the scores are random too (allowed by {setting}=True; "
+        "marked in the signature and in details['untrained_head'])",
+        UserWarning,
+        stacklevel=4,
+    )
+    label = ",".join(names) if len(names) <= 3 else f"{names[0]},...({len(names)})"
+    return f"+untrained:{label}@{tensors_digest(checkpoint.model, names)}"
 
 
 @dataclass
 class LoadedModel:
     """A model in eval mode on its device, its tokenizer, what identifies it in signatures
-    (``identity``) and the name of its weights' dtype."""
+    (``identity``), the name of its weights' dtype and the weights its checkpoint lacked
+    (``untrained``, only when ``allow_untrained_head=True`` let it load)."""
 
     model: Any
     tokenizer: Any
     identity: str
     dtype: str
+    untrained: tuple[str, ...] = ()
 
 
 def load_or_wrap(
     who: str, auto_class: str, model: Any, tokenizer: Any, settings: ModelSettings
 ) -> LoadedModel:
-    """Load a folder / hub id with ``settings`` (revision, dtype, remote code), or wrap an
-    already loaded model (which then needs its ``tokenizer``), in eval mode on
-    ``settings.device``."""
+    """Load a folder / alias / hub id with ``settings`` (revision, dtype, remote code, whether
+    an untrained head is allowed), or wrap an already loaded model (which then needs its
+    ``tokenizer``), in eval mode on ``settings.device``."""
+    untrained: tuple[str, ...] = ()
+    if model is None:
+        raise ScorerConfigError(
+            f"{who}: `model` must be {MODEL_HINT}, or a loaded model (got None)"
+        )
     if isinstance(model, (str, os.PathLike)):
         given_tokenizer = tokenizer
-        model, loaded_tok, location = load_model(
+        checkpoint = load_model(
             who,
             auto_class,
             model,
@@ -98,10 +167,13 @@ def load_or_wrap(
             dtype=dtype_name(who, settings.dtype),
             trust_remote_code=settings.trust_remote_code,
         )
-        tokenizer = loaded_tok if tokenizer is None else tokenizer
+        mark = check_untrained(who, checkpoint, settings.allow_untrained_head)
+        model, untrained = checkpoint.model, checkpoint.untrained
+        tokenizer = checkpoint.tokenizer if tokenizer is None else tokenizer
         identity = model_identity(
-            location, model=model, revision=settings.revision, tokenizer=given_tokenizer
+            checkpoint.location, model=model, revision=settings.revision, tokenizer=given_tokenizer
         )
+        identity += mark
     else:
         if tokenizer is None:
             raise ScorerConfigError(
@@ -111,7 +183,7 @@ def load_or_wrap(
         identity = model_identity(None, model=model, tokenizer=tokenizer)
     model.to(select_device(settings.device))
     dtype_used = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return LoadedModel(model, tokenizer, identity, dtype_used)
+    return LoadedModel(model, tokenizer, identity, dtype_used, untrained)
 
 
 def ensure_pad_token(who: str, tokenizer: Any, model: Any) -> tuple[int, str]:

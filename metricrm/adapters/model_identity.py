@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,24 @@ def state_dict_digest(model: Any) -> str:
         digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
         flat = t.cpu().contiguous().reshape(-1)
         digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:DIGEST_LENGTH]
+
+
+def tensors_digest(model: Any, names: Sequence[str]) -> str:
+    """Digest of some tensors of an in-memory model's state dict (name, dtype, shape, bytes),
+    e.g. the randomly initialised head of a checkpoint that lacked it."""
+    import torch
+
+    state = model.state_dict()
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        tensor = state.get(name)
+        if tensor is None:  # tied or renamed on load: identify by name only
+            digest.update(f"{name}\0absent\0".encode())
+            continue
+        t = tensor.detach()
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:DIGEST_LENGTH]
 
 

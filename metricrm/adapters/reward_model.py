@@ -29,6 +29,7 @@ from ..core.types import BaseScorer, ScoreOutput
 from ..core.validation import check_choice
 from .chat_format import describe_mode, flat_prompt, render_conversation, resolve_mode
 from .hf_common import ensure_pad_token, load_or_wrap, resolve_max_length, warn_truncated
+from .model_location import MODEL_HINT
 from .model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
 
 ACTIVATIONS = ("none", "sigmoid", "softmax")
@@ -66,17 +67,21 @@ def _tokenize(
 class RewardModel(BaseScorer):
     """Reward from a sequence-classification model (``AutoModelForSequenceClassification``).
 
-    ``model`` is a local folder, a Hugging Face hub id, or an already loaded model (then pass
-    its ``tokenizer``). The loading, formatting, truncation and batching settings are those of
-    :class:`~metricrm.adapters.model_settings.ModelSettings`. Everything that changes a score
-    is in the signature: the model's identity (a digest of its weights), revision, dtype,
-    max_length, truncation and its side, the output selection and activation, the resolved
-    template mode (``chat``, ``pair`` or the plain format used as fallback), the pad token and
-    whether remote code may run.
+    ``model`` is a local folder, a Hugging Face hub id, an offline alias (``minilm``,
+    ``smollm2-135m-instruct``), or an already loaded model (then pass its ``tokenizer``). A
+    checkpoint without the classification head (a plain encoder) is refused unless
+    ``allow_untrained_head=True``; the random head is then marked in the signature and in
+    ``details["untrained_head"]``. The loading, formatting, truncation and batching settings
+    are those of :class:`~metricrm.adapters.model_settings.ModelSettings`. Everything that
+    changes a score is in the signature: the model's identity (a digest of its weights),
+    revision, dtype, max_length, truncation and its side, the output selection and activation,
+    the resolved template mode (``chat``, ``pair`` or the plain format used as fallback), the
+    pad token and whether remote code may run.
     """
 
     name = "reward_model"
     requires_model = True
+    setting_hints = {"model": MODEL_HINT}
     keep_prompt_messages = True
     uses_inputs = frozenset({"prompts"})
     accepts_empty_responses = True  # an empty reply is a reply the model can score
@@ -102,6 +107,7 @@ class RewardModel(BaseScorer):
         loaded = load_or_wrap(who, "AutoModelForSequenceClassification", model, tokenizer, opts)
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.model_name, self.dtype = loaded.identity, loaded.dtype
+        self.untrained = loaded.untrained
         model, tokenizer = self.model, self.tokenizer
         self.revision = opts.revision
         self.device = select_device(opts.device)
@@ -307,4 +313,6 @@ class RewardModel(BaseScorer):
         details: dict[str, Any] = {name: logits[:, j] for j, name in enumerate(self.outputs)}
         details["truncated"] = np.asarray(truncated, dtype=bool)
         details["n_tokens"] = np.asarray(lengths, dtype=np.int64)
+        if self.untrained:
+            details["untrained_head"] = np.ones(len(responses), dtype=bool)
         return ScoreOutput(scores, details)

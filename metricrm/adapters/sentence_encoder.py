@@ -118,7 +118,7 @@ class SentenceEncoder:
 
     def load(self) -> SentenceEncoder:
         if self._model is None:
-            model, tokenizer, _ = load_model(
+            model, tokenizer, _, _ = load_model(
                 self.who,
                 "AutoModel",
                 self.location,

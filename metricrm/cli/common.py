@@ -33,20 +33,28 @@ def format_number(value: float) -> str:
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
 
 
-def parse_settings(pairs: Sequence[str], scorers: Sequence[str]) -> dict[str, dict[str, Any]]:
+def parse_settings(
+    pairs: Sequence[str],
+    scorers: Sequence[str],
+    *,
+    flag: str = "--set",
+    kind: str = "scorer",
+    example: str = "chrf.word_order=2",
+) -> dict[str, dict[str, Any]]:
     """``["chrf.word_order=2"]`` -> ``{"chrf": {"word_order": 2}}``; values parsed as JSON
-    when possible, else kept as strings."""
+    when possible, else kept as strings. ``scorers`` are the valid names; ``flag``, ``kind``
+    and ``example`` word the errors (``--dataset-option`` uses it for dataset names)."""
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         key, eq, raw = pair.partition("=")
         name, dot, setting = key.rpartition(".")
         if not eq or not dot or not name or not setting:
             raise ScorerConfigError(
-                f"--set: expected SCORER.SETTING=VALUE, e.g. chrf.word_order=2 (got {pair!r})"
+                f"{flag}: expected {kind.upper()}.SETTING=VALUE, e.g. {example} (got {pair!r})"
             )
         if name not in scorers:
             raise ScorerConfigError(
-                f"--set {pair}: scorer {name!r} is not among the --scorer names "
+                f"{flag} {pair}: {kind} {name!r} is not among the --{kind} names "
                 f"({', '.join(scorers)})"
             )
         try:

@@ -25,11 +25,13 @@ from ..core.records import PreferencePair
 from ..core.results_io import atomic_write, table_format, write_table
 from ..core.versions import package_version
 from ..data import DATASET_FORMATS
+from ..meta import CONVENTIONS
 from ..study.config import (
     DatasetEntry,
     ScorerEntry,
     StudyConfig,
     build_scorers,
+    check_dataset_entry,
     load_dataset,
     load_study_config,
     parse_dataset_spec,
@@ -39,6 +41,7 @@ from ..study.meta_evaluate import (
     LEVELS,
     POINTWISE_STATISTICS,
     PREFERENCE_STATISTICS,
+    MetaEvalConfig,
     meta_evaluate,
 )
 from .common import add_progress_flag, format_table, parse_settings, show_warning
@@ -46,7 +49,7 @@ from .common import add_progress_flag, format_table, parse_settings, show_warnin
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
     "n_resamples", "confidence", "seed", "score_ties", "human_tie_policy", "tie_threshold",
-    "alpha", "significance", "exclude_empty", "strict", "chunk_size",
+    "alpha", "significance", "exclude_empty", "strict", "chunk_size", "convention",
 )  # fmt: skip
 
 
@@ -85,6 +88,15 @@ def add_parser(sub: Any) -> None:
         "sample:preference or sample:reference is the built-in sample",
     )
     p.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="DATASET.KEY=VALUE",
+        help="a loader option of a dataset (DATASET is its name), on top of the config's "
+        "`options:`; VALUE is parsed as JSON when possible, e.g. mqm.ref_system=refA, "
+        "mqm.include_human=true, mqm.avg_system_aliases='{\"refB\": \"ref-B\"}'",
+    )
+    p.add_argument(
         "--statistic",
         action="append",
         metavar="NAME",
@@ -104,21 +116,27 @@ def add_parser(sub: Any) -> None:
         help="human judgment of pointwise items to compare with (repeat; default all)",
     )
     p.add_argument(
-        "--n-resamples", type=int, metavar="N", help="bootstrap resamples (default 1000)"
+        "--convention",
+        choices=list(CONVENTIONS),
+        help="follow a benchmark's own rules for ties, clusters, p-values, averaging and "
+        "totals (default metricrm); the flags below win over it",
+    )
+    p.add_argument(
+        "--n-resamples", type=int, metavar="N", help="resamples (default: the convention's, 1000)"
     )
     p.add_argument("--confidence", type=float, metavar="P", help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument(
         "--score-ties",
         choices=("half", "loss", "drop"),
-        help="credit of a scorer tie in pairwise accuracy (default half)",
+        help="credit of a scorer tie in pairwise accuracy (default: the convention's; half)",
     )
     p.add_argument(
         "--human-ties",
         dest="human_tie_policy",
         choices=("exclude", "threshold"),
         help="pairs humans tied: leave out, or count as correct when the scorer ties "
-        "them too (default exclude)",
+        "them too (default: the convention's; exclude)",
     )
     p.add_argument(
         "--tie-threshold",
@@ -214,6 +232,7 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
         raise DataFormatError(
             f"meta-eval: no dataset given (use --dataset FORMAT:PATH or `datasets:` in {where})"
         )
+    datasets = _with_dataset_options(datasets, args.dataset_option)
     defaults = _defaults()
     options = {}
     for key in _PASSED:
@@ -238,6 +257,21 @@ def merge_study(args: argparse.Namespace, cfg: StudyConfig) -> Study:
         scorers, datasets, pick(args.statistic, cfg.statistics), pick(args.level, cfg.levels),
         pick(args.human, cfg.human), options, cache, output, json_out,
     )  # fmt: skip
+
+
+def _with_dataset_options(datasets: list[DatasetEntry], pairs: Sequence[str]) -> list[DatasetEntry]:
+    """``--dataset-option NAME.KEY=VALUE`` over each dataset's options, checked before loading."""
+    names = [d.display_name for d in datasets]
+    extra = parse_settings(
+        pairs, names, flag="--dataset-option", kind="dataset", example="mqm.ref_system=refA"
+    )
+    out = []
+    for entry in datasets:
+        if entry.display_name in extra:
+            entry = replace(entry, options={**entry.options, **extra[entry.display_name]})
+            check_dataset_entry(entry, f"--dataset-option {entry.display_name}")
+        out.append(entry)
+    return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -350,9 +384,11 @@ def json_report(
     frame, study: Study, scorers: Sequence[tuple[str, Any]], sizes: dict[str, int]
 ) -> dict:
     """Settings, versions, scorer signatures, datasets and every result row."""
+    used = MetaEvalConfig(**{k: v for k, v in study.options.items()
+                             if k in MetaEvalConfig.__dataclass_fields__ and k != "overrides"})
     settings = {
         "statistics": study.statistics, "levels": study.levels, "human": study.human,
-        **study.options,
+        **study.options, **used.settings(), "run_signature": used.signature,
         "cache": None if study.cache is False else str(study.cache or default_cache_dir()),
     }  # fmt: skip
     return {

@@ -72,6 +72,17 @@ class ScorerSpec:
     def requires_model(self) -> bool:
         return bool(getattr(self.factory, "requires_model", False))
 
+    def required(self) -> list[str]:
+        """Settings without a default that the preset does not give (e.g. a model's ``model``)."""
+        params = inspect.signature(self.factory).parameters.values()
+        return [
+            p.name
+            for p in params
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.default is p.empty
+            and p.name not in self.preset
+        ]
+
     def settings(self) -> list[str]:
         """Names of the settings ``get_scorer`` accepts for this scorer."""
         params = inspect.signature(self.factory).parameters.values()
@@ -190,6 +201,20 @@ def get_scorer(name: str, **config: Any):
         raise ScorerConfigError(
             f"{name}: setting(s) {', '.join(fixed)} are fixed by this scorer's name "
             f"(preset {dict((k, spec.preset[k]) for k in fixed)}); use another registered name"
+        )
+    missing = [k for k in spec.required() if k not in config]
+    if missing:
+        hints = getattr(spec.factory, "setting_hints", None) or {}
+        grouped: dict[str, list[str]] = {}
+        for key in missing:
+            if key in hints:
+                grouped.setdefault(hints[key], []).append(f"`{key}`")
+        described = "; ".join(f"{', '.join(keys)}: {hint}" for hint, keys in grouped.items())
+        raise ScorerConfigError(
+            f"{name}: missing setting(s) {', '.join(missing)}"
+            + (f" ({described})" if described else "")
+            + f"; pass get_scorer({name!r}, {missing[0]}=...) or, on the command line, "
+            f"--set {name}.{missing[0]}=..."
         )
     scorer = spec.factory(**{**spec.preset, **config})
     try:

@@ -4,6 +4,8 @@ Floats round-trip exactly in all three formats: CSV and JSONL hold the shortest 
 back to the same double, and CSV is read with pandas' round-trip float parser. Writes are atomic:
 the table goes to a temporary file in the target folder, which replaces the target only once
 complete, so a failure never leaves a partial output file (an existing file stays as it was).
+Written files get the permissions a plain ``open(path, "w")`` gives (the umask, or the mode of
+the file they replace), although the temporary file is created readable by its owner only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -117,13 +120,49 @@ def _write_csv(frame, fh: IO[str]) -> None:
     frame.to_csv(fh, index=False, lineterminator="\n")
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it where ``/proc`` allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def set_default_permissions(path: PathLike, *, like: PathLike | None = None) -> None:
+    """Give ``path`` the permissions ``open(path, "w")`` would: those of ``like`` (the file it
+    replaces) if that exists, else ``0o666`` less the umask. Temporary files (``mkstemp``) and
+    some writers (``safetensors``) create files readable by their owner only."""
+    if like is not None and os.path.isfile(like):
+        mode = stat.S_IMODE(os.stat(like).st_mode)
+    else:
+        mode = 0o666 & ~current_umask()
+    os.chmod(path, mode)
+
+
+def set_default_permissions_in(folder: PathLike) -> None:
+    """:func:`set_default_permissions` for every file directly in ``folder`` (e.g. after
+    ``save_pretrained``, whose ``model.safetensors`` is otherwise readable by its owner only)."""
+    for entry in Path(folder).iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            set_default_permissions(entry)
+
+
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place
+    with the permissions a plain ``open(path, "w")`` would give it."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
         write(tmp)
+        set_default_permissions(tmp, like=path)
         os.replace(tmp, path)
     except BaseException:
         try:

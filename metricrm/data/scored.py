@@ -6,7 +6,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,25 @@ _MQM_COLUMNS = (
 )
 _MARKERS = re.compile(r"</?v>")
 _SEVERITY_WEIGHTS = {"major": 5.0, "minor": 1.0, "neutral": 0.0, "no-error": 0.0}
+# Names the published MQM releases give human translations: ref, refA, ref-B, ref.A, ref-C.0,
+# Human-A.0, Human-P, human.
+_HUMAN_NAME = re.compile(
+    r"^(?:ref(?:[-._]?[a-z0-9])?|human(?:[-._ ]?[a-z0-9])?)(?:\.\d+)?$", re.IGNORECASE
+)
+#: averaged-score file names looked up for error-file names that it lacks (the TED release
+#: calls its reference ``ref`` in the error file and ``ref-A`` in the averaged-score file)
+DEFAULT_AVG_ALIASES = {"ref": "ref-A"}
+
+
+def is_human_translation(system: str) -> bool:
+    """True for the names MQM releases give human translations: ``ref``, ``refA``, ``refB``,
+    ``ref-A``, ``ref.B``, ``ref-C``, ``Human-A.0``, ``Human-P``, ``human`` (case-insensitive)."""
+    return bool(_HUMAN_NAME.match(system.strip()))
+
+
+def _name_key(system: str) -> str:
+    """``refB``, ``ref-B`` and ``ref.b`` are one name: lower case without separators."""
+    return re.sub(r"[-._ ]", "", system.lower())
 
 
 def strip_error_markers(text: str) -> str:
@@ -62,8 +81,10 @@ def load_wmt_mqm(
     tsv_path: PathLike,
     avg_scores_path: PathLike | None = None,
     *,
+    ref_system: str | None = "auto",
     include_ref: bool = False,
-    ref_system: str | None = "ref",
+    include_human: bool = False,
+    human_systems: Sequence[str] | None = None,
     avg_system_aliases: Mapping[str, str] | None = None,
 ) -> list[PointwiseItem]:
     """Load a WMT MQM error file (google/wmt-mqm-human-evaluation) into one item per
@@ -73,21 +94,35 @@ def load_wmt_mqm(
     segment spans several rows; the target text, with ``<v>`` markers stripped, must agree across
     them (checked, as is the source per segment). ``response`` is that text, ``source`` the
     stripped source, ``group`` the ``seg_id``, ``system`` the system name and ``id``
-    ``"{system}/{seg_id}"``. The ``ref_system`` output is each segment's single reference;
-    ``ref_system=None`` loads without references.
+    ``"{system}/{seg_id}"``.
 
-    Reference rows are human translations: with ``include_ref=False`` (default) they only serve
-    as references; with ``include_ref=True`` they are also items, with ``references=()``.
-    ``meta["is_reference"]`` marks them either way. ``meta`` also holds ``doc``, ``doc_id`` and
-    ``annotations`` (each row's ``rater``, ``category``, ``severity``, ``comment`` and the
-    ``target`` with its markers).
+    Human translations: systems named as the releases name them (``ref``, ``refA``, ``refB``,
+    ``ref-A``, ``ref.B``, ``Human-A.0``, ...: :func:`is_human_translation`), or exactly the
+    ``human_systems`` given. ``meta["is_reference"]`` is True for each of them.
 
-    ``human["mqm"]`` comes from ``avg_scores_path`` (the ``*.avg_seg_scores.tsv`` file: higher is
-    better, ``None`` = unscored) when given; names missing there are looked up through
-    ``avg_system_aliases`` (default ``{"ref": "ref-A"}``, the published naming). Rows of that file
-    for segments absent from the TSV must be ``None`` (they have no text to load); a score for a
-    TSV item that the file lacks is an error. Without it, ``human["mqm"]`` is minus the mean over
-    raters of the summed :func:`mqm_error_weight` of each rater's rows.
+    - ``ref_system``: the human translation whose output is each segment's reference.
+      ``"auto"`` (default) takes the only human translation of the file, and asks for a choice
+      when there are several (e.g. ``ref_system="refA"``); ``None`` loads without references.
+    - ``include_ref``: also load the reference's own outputs as items (with ``references=()``:
+      a reference-based metric cannot score them). Default False.
+    - ``include_human``: also load the other human translations (``refB`` when ``refA`` is the
+      reference) as systems, scored against the reference. Default False, so system-level
+      statistics rank the MT systems only: a human translation is usually far better by MQM
+      than every MT system, yet scored against another human translation, so one such point can
+      move a system-level correlation a long way. WMT reports both views; pass True for the
+      one with human translations.
+
+    ``meta`` also holds ``doc``, ``doc_id`` and ``annotations`` (each row's ``rater``,
+    ``category``, ``severity``, ``comment`` and the ``target`` with its markers).
+
+    ``human["mqm"]`` comes from ``avg_scores_path`` (the ``*.avg_seg_scores.tsv`` file, laid out
+    ``system<TAB>score seg_id``: higher is better, ``None`` = unscored) when given. A system the
+    file lacks is looked up through ``avg_system_aliases`` (on top of ``{"ref": "ref-A"}``, the
+    TED naming), then, for a human translation, by the same name without separators (``refB`` is
+    ``ref-B``). Rows of that file for segments absent from the TSV must be ``None`` (they have no
+    text to load); a score for a TSV item that the file lacks is an error. Without it,
+    ``human["mqm"]`` is minus the mean over raters of the summed :func:`mqm_error_weight` of each
+    rater's rows.
     """
     file = existing_path(tsv_path, who="load_wmt_mqm")
     rows = _read_mqm_rows(file)
@@ -103,9 +138,59 @@ def load_wmt_mqm(
                 f"on line {first[0]} (after removing <v> markers)"
             )
     items = {key: _mqm_item(file, key, members) for key, members in groups.items()}
+    systems = sorted({system for system, _ in items})
+    humans = _human_systems(file, systems, human_systems)
+    ref_system = _choose_reference(file, systems, humans, ref_system)
+    if ref_system is not None:
+        humans.add(ref_system)
     if avg_scores_path is not None:
-        _attach_avg_scores(items, Path(avg_scores_path), avg_system_aliases)
-    return _with_references(file, items, include_ref, ref_system)
+        _attach_avg_scores(items, Path(avg_scores_path), avg_system_aliases, humans)
+    return _with_references(file, items, ref_system, humans, include_ref, include_human)
+
+
+def _human_systems(file: Path, systems: list[str], given: Sequence[str] | None) -> set[str]:
+    if given is None:
+        return {s for s in systems if is_human_translation(s)}
+    if isinstance(given, str) or not all(isinstance(s, str) for s in given):
+        raise DataFormatError(
+            f"load_wmt_mqm: `human_systems` must be a list of system names (got {given!r})"
+        )
+    unknown = sorted(set(given) - set(systems))
+    if unknown:
+        raise DataFormatError(
+            f"{file}: human_systems names system(s) {', '.join(map(repr, unknown))} that the "
+            f"file does not have; its systems are {', '.join(systems)}"
+        )
+    return set(given)
+
+
+def _choose_reference(
+    file: Path, systems: list[str], humans: set[str], ref_system: str | None
+) -> str | None:
+    if ref_system is None:
+        return None
+    if ref_system == "auto":
+        if len(humans) == 1:
+            return next(iter(humans))
+        if not humans:
+            raise DataFormatError(
+                f"{file}: no system is named like a human translation (ref, refA, ref-B, "
+                f"Human-A, ...; systems: {', '.join(systems)}); pass ref_system=NAME for the "
+                "system whose outputs are the references, or ref_system=None to load without "
+                "references"
+            )
+        raise DataFormatError(
+            f"{file}: {len(humans)} human translations ({', '.join(sorted(humans))}); choose the "
+            "one to use as the reference with ref_system=NAME (on the command line: "
+            "--dataset-option DATASET.ref_system=NAME), or ref_system=None to load without "
+            "references"
+        )
+    if ref_system not in systems:
+        raise DataFormatError(
+            f"{file}: ref_system {ref_system!r} is not a system of the file; its systems are "
+            f"{', '.join(systems)} (pass ref_system=None to load without references)"
+        )
+    return ref_system
 
 
 def _read_mqm_rows(file: Path) -> list[tuple[int, dict[str, str]]]:
@@ -200,18 +285,60 @@ def _read_avg_scores(file: Path) -> dict[tuple[str, str], tuple[int, float | Non
     return scores
 
 
+def _avg_names(
+    systems: set[str], avg_systems: set[str], aliases: Mapping[str, str], humans: set[str]
+) -> dict[str, str | None]:
+    """The averaged-score file's name of each error-file system (None: not found): itself, its
+    alias, or for a human translation the one human name equal to it without separators."""
+    by_key: dict[str, list[str]] = {}
+    for name in avg_systems:
+        if is_human_translation(name) or name in aliases.values():
+            by_key.setdefault(_name_key(name), []).append(name)
+    names: dict[str, str | None] = {}
+    for system in systems:
+        if system in avg_systems:
+            names[system] = system
+        elif aliases.get(system) in avg_systems:
+            names[system] = aliases[system]
+        elif system in humans and len(by_key.get(_name_key(system), ())) == 1:
+            names[system] = by_key[_name_key(system)][0]
+        else:
+            names[system] = None
+    return names
+
+
 def _attach_avg_scores(
-    items: dict[tuple[str, str], PointwiseItem], file: Path, aliases: Mapping[str, str] | None
+    items: dict[tuple[str, str], PointwiseItem],
+    file: Path,
+    aliases: Mapping[str, str] | None,
+    humans: set[str],
 ) -> None:
     scores = _read_avg_scores(file)
-    aliases = {"ref": "ref-A"} if aliases is None else aliases
+    if aliases is not None and (
+        not isinstance(aliases, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items())
+    ):
+        raise DataFormatError(
+            "load_wmt_mqm: `avg_system_aliases` must map error-file system names to "
+            f"averaged-score file names, e.g. {{'refB': 'ref-B'}} (got {aliases!r})"
+        )
+    aliases = {**DEFAULT_AVG_ALIASES, **(aliases or {})}
+    avg_systems = {system for system, _ in scores}
+    names = _avg_names({system for system, _ in items}, avg_systems, aliases, humans)
     used = set()
     for (system, seg_id), item in items.items():
-        key = (system, seg_id)
-        if key not in scores and (aliases.get(system), seg_id) in scores:
-            key = (aliases[system], seg_id)
+        key = (names[system], seg_id)
         if key not in scores:
-            raise DataFormatError(f"{file}: no score for system {system!r}, segment {seg_id}")
+            hint = ""
+            if names[system] is None:
+                hint = (
+                    f" (the file has no system {system!r} nor an alias of it; its systems are "
+                    f"{', '.join(sorted(avg_systems))}; pass avg_system_aliases="
+                    f"{{{system!r}: NAME}})"
+                )
+            raise DataFormatError(
+                f"{file}: no score for system {system!r}, segment {seg_id}{hint}"
+            )
         used.add(key)
         items[(system, seg_id)] = replace(item, human={"mqm": scores[key][1]})
     for key, (number, value) in scores.items():
@@ -225,15 +352,20 @@ def _attach_avg_scores(
 def _with_references(
     file: Path,
     items: dict[tuple[str, str], PointwiseItem],
-    include_ref: bool,
     ref_system: str | None,
+    humans: set[str],
+    include_ref: bool,
+    include_human: bool,
 ) -> list[PointwiseItem]:
+    for name, value in (("include_ref", include_ref), ("include_human", include_human)):
+        if not isinstance(value, bool):
+            raise DataFormatError(f"load_wmt_mqm: `{name}` must be True or False (got {value!r})")
     refs = {seg: item.response for (system, seg), item in items.items() if system == ref_system}
     out = []
     for key in sorted(items, key=lambda k: (_seg_order(k[1]), k[0])):
         item = items[key]
-        is_ref = key[0] == ref_system
-        if is_ref and not include_ref:
+        is_ref, is_human = key[0] == ref_system, key[0] in humans
+        if (is_ref and not include_ref) or (is_human and not is_ref and not include_human):
             continue
         if ref_system is not None and not is_ref and key[1] not in refs:
             raise DataFormatError(
@@ -241,7 +373,8 @@ def _with_references(
                 "(pass ref_system=None to load without references)"
             )
         references = () if is_ref or ref_system is None else (refs[key[1]],)
-        out.append(replace(item, references=references, meta={**item.meta, "is_reference": is_ref}))
+        meta = {**item.meta, "is_reference": is_human}
+        out.append(replace(item, references=references, meta=meta))
     return out
 
 

@@ -115,8 +115,46 @@ def _records(name: str, located: list[tuple[str, Any]]) -> Table:
     return Table(name, located, list(columns))
 
 
+def _field_count_error(
+    path: Path, line: int, raw: str, header: list[str], raw_header: str, got: int, delimiter: str
+) -> DataFormatError:
+    """The error for a line with another number of fields than the header; for a TSV, what was
+    found when the line or the header separates fields by spaces as well as (or instead of)
+    tabs, as the WMT MQM averaged-score files do (``system<TAB>score seg_id``)."""
+    n = len(header)
+    if delimiter != "\t":
+        return DataFormatError(
+            f"{path}: line {line}: expected {n} fields as in the header (got {got})"
+        )
+    message = (
+        f"{path}: line {line}: expected {n} tab-separated field{'s' if n != 1 else ''} as in "
+        f"the header, got {got}"
+    )
+    names = raw_header.split()
+    header_spaced = "\t" not in raw_header and len(names) > 1
+    words = len(raw.split())
+    # Text fields hold spaces: only call it mixing when the spaces look like separators.
+    mixed = "\t" in raw and " " in raw.strip() and (words == n or header_spaced)
+    if mixed:
+        message += f"; the line mixes tabs and spaces ({words} fields when split at both)"
+    if header_spaced:
+        message += (
+            f"; the header has no tab but {len(names)} space-separated names "
+            f"({', '.join(names)})"
+        )
+    if mixed or header_spaced:
+        message += (
+            ". A TSV separates fields by tabs only (text fields may hold spaces), so the loader "
+            "does not guess which spaces separate fields: convert the file to tabs only, or, for "
+            "a WMT MQM averaged-score file, load it as the second path of the wmt-mqm format"
+        )
+    return DataFormatError(message)
+
+
 def _from_csv(path: Path, delimiter: str) -> Table:
-    reader = csv.reader(io.StringIO(read_text(path)), delimiter=delimiter)
+    text = read_text(path)
+    lines = text.splitlines()
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -130,9 +168,9 @@ def _from_csv(path: Path, delimiter: str) -> Table:
             if not fields:
                 continue
             if len(fields) != len(header):
-                raise DataFormatError(
-                    f"{path}: line {line}: expected {len(header)} fields as in the header "
-                    f"(got {len(fields)})"
+                raw = lines[line - 1] if line <= len(lines) else ""
+                raise _field_count_error(
+                    path, line, raw, header, lines[0], len(fields), delimiter
                 )
             rows.append((f"line {line}", dict(zip(header, fields))))
     except csv.Error as exc:

@@ -28,6 +28,7 @@ from ..adapters.model_settings import dtype_name
 from ..adapters.reward_model import RewardModel
 from ..core.errors import ScorerConfigError
 from ..core.records import PreferencePair, TrainingHistory, response_text
+from ..core.results_io import set_default_permissions_in
 from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH
 from ..core.validation import check_choice, check_integer, check_number
 from .bt_head import split_validation
@@ -150,7 +151,7 @@ def fine_tune_reward_model(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, tokenizer, location = load_model(
+        model, tokenizer, location, _ = load_model(
             WHO,
             "AutoModelForSequenceClassification",
             base_model,
@@ -248,3 +249,4 @@ def _save(model: Any, tokenizer: Any, folder: Path, info: dict[str, Any]) -> Non
     model.save_pretrained(folder)  # safetensors (the only format in transformers 5)
     tokenizer.save_pretrained(folder)
     (folder / INFO_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    set_default_permissions_in(folder)

@@ -38,7 +38,8 @@ REDUCTIONS = ("mean", "sum")
 @dataclass
 class LoadedLM:
     """A causal LM ready to score: model in eval mode on its device, tokenizer with a pad id,
-    and what identifies the weights in signatures (``label``)."""
+    what identifies the weights in signatures (``label``) and the weights its checkpoint lacked
+    (``untrained``, only when ``allow_untrained_head=True`` let it load)."""
 
     model: Any
     tokenizer: Any
@@ -46,6 +47,7 @@ class LoadedLM:
     dtype: str
     pad_how: str
     pad_id: int
+    untrained: tuple[str, ...] = ()
 
 
 def load_causal_lm(
@@ -56,7 +58,9 @@ def load_causal_lm(
     settings = settings if settings is not None else ModelSettings()
     loaded = load_or_wrap(who, "AutoModelForCausalLM", model, tokenizer, settings)
     pad_id, how = ensure_pad_token(who, loaded.tokenizer, loaded.model)
-    return LoadedLM(loaded.model, loaded.tokenizer, loaded.identity, loaded.dtype, how, pad_id)
+    return LoadedLM(
+        loaded.model, loaded.tokenizer, loaded.identity, loaded.dtype, how, pad_id, loaded.untrained
+    )
 
 
 def _special_lead(tokenizer: Any) -> list[int]:

@@ -16,6 +16,7 @@ from ...core.types import BaseScorer, ScoreOutput
 from ...core.validation import check_choice, check_flag, check_number
 from ..chat_format import describe_mode, render_prefix
 from ..hf_common import resolve_max_length, warn_truncated
+from ..model_location import MODEL_HINT, same_location
 from ..model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
 from .engine import (
     DEFAULT_LM_TOKENS_PER_BATCH,
@@ -54,6 +55,7 @@ class _LMScorer(BaseScorer):
     #: a few batches per chunk: progress moves and an interrupt keeps nearly all finished work
     preferred_chunk_size = 16
     model_defaults: dict[str, Any] = {"max_tokens_per_batch": DEFAULT_LM_TOKENS_PER_BATCH}
+    setting_hints = {"model": MODEL_HINT}
 
     def __init__(self, model: Any, tokenizer: Any = None, **settings: Any) -> None:
         self.options = ModelSettings.build(self.name, settings, **self.model_defaults)
@@ -90,10 +92,13 @@ class _LMScorer(BaseScorer):
         flags = [i for i, it in enumerate(items) if it.truncated]
         e = self.engine
         warn_truncated(self.name, flags, len(items), e.max_length, e.truncation_side)
-        return {
+        details = {
             "truncated": np.array([it.truncated for it in items], dtype=bool),
             "boundary": np.array([it.boundary for it in items], dtype=np.int64),
         }
+        if any(engine.lm.untrained for engine in self._engines()):
+            details["untrained_head"] = np.ones(len(items), dtype=bool)
+        return details
 
 
 class _ResponseLogProb(_LMScorer):
@@ -180,6 +185,7 @@ class DPOReward(_LMScorer):
     """
 
     name = "dpo_reward"
+    setting_hints = {"policy": MODEL_HINT, "reference": MODEL_HINT}
 
     def __init__(
         self,
@@ -200,7 +206,7 @@ class DPOReward(_LMScorer):
         same = reference is policy or (
             isinstance(reference, (str, os.PathLike))
             and isinstance(policy, (str, os.PathLike))
-            and str(reference) == str(policy)
+            and same_location(reference, policy)
             and reference_revision == self.options.revision
         )
         if same:
