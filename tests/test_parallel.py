@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +248,180 @@ def test_script_without_main_guard_and_torch_imported_runs_once(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n").count("RUN True True") == 1, out.stdout
+
+
+# -- against the reference libraries, order and chunking ---------------------------------------
+
+
+def _library_rows(name: str, hyps: list[str], refs: list[list[str]]) -> tuple[list, float | None]:
+    """The reference library in a plain loop (its metric object created once): per-item scores
+    (ROUGE: its (fmeasure, precision, recall)), and sacrebleu's corpus score over reference
+    streams padded with None."""
+    if name.startswith("rouge"):
+        from rouge_score.rouge_scorer import RougeScorer
+
+        lib = RougeScorer([name])
+        best = [
+            (lib.score(r[0], h) if len(r) == 1 else lib.score_multi(r, h))[name]
+            for h, r in zip(hyps, refs)
+        ]
+        return [(s.fmeasure, s.precision, s.recall) for s in best], None
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    metric = {
+        "bleu": BLEU(effective_order=True),
+        "corpus_bleu": BLEU(),
+        "chrf": CHRF(),
+        "chrf++": CHRF(word_order=2),
+        "ter": TER(),
+    }[name]
+    scores = [metric.sentence_score(h, r).score for h, r in zip(hyps, refs)]
+    if name == "bleu":
+        return scores, None
+    streams = [[r[j] if j < len(r) else None for r in refs] for j in range(max(map(len, refs)))]
+    return scores, metric.corpus_score(hyps, streams).score
+
+
+LIBRARY = (
+    "bleu",
+    "corpus_bleu",
+    "chrf",
+    "chrf++",
+    "ter",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rougeLsum",
+)
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_pooled_scores_equal_the_library_loop(name, texts):
+    """Two processes, items with 1 to 11 references: every score equals the library's own loop
+    bit for bit, in input order, and so does the corpus score from the summed statistics."""
+    hyps, refs = _inputs(name, texts)
+    result = mr.get_scorer(name, n_jobs=2).score(hyps, references=refs)
+    assert parallel.last_run.processes == 2
+    expected, corpus = _library_rows(name, hyps, refs)
+    if name.startswith("rouge"):
+        for j, key in enumerate(("fmeasure", "precision", "recall")):
+            np.testing.assert_array_equal(result.details[key], [e[j] for e in expected], key)
+        np.testing.assert_array_equal(result.scores, result.details["fmeasure"])
+    else:
+        np.testing.assert_array_equal(result.scores, expected)
+    assert result.corpus_score == corpus
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_pooled_scores_follow_a_permutation_and_ignore_chunking(name, texts):
+    """Shuffled input gives the shuffled scores; the score cache's chunks (each large enough to
+    pool) give the one-process scores and corpus score, bit for bit."""
+    hyps, refs = _inputs(name, texts)
+    one = mr.get_scorer(name, n_jobs=1).score(hyps, references=refs)
+    scorer = mr.get_scorer(name, n_jobs=2)
+    perm = np.random.default_rng(7).permutation(len(hyps))
+    shuffled = scorer.score([hyps[i] for i in perm], references=[refs[i] for i in perm])
+    assert parallel.last_run.processes == 2
+    np.testing.assert_array_equal(shuffled.scores, one.scores[perm])
+    for key, values in one.details.items():
+        np.testing.assert_array_equal(shuffled.details[key], values[perm], err_msg=key)
+    for chunk in (70, 150):
+        chunked = mr.score_in_chunks(
+            scorer, hyps, references=refs, chunk_size=chunk, progress=False
+        )
+        np.testing.assert_array_equal(chunked.scores, one.scores)
+        assert set(chunked.details) == set(one.details)  # the runner may list them in another order
+        for key, values in one.details.items():
+            np.testing.assert_array_equal(chunked.details[key], values, err_msg=key)
+        assert chunked.corpus_score == one.corpus_score
+
+
+# -- the pool's life: shutdown, exit, a dead worker --------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_shutdown_stops_every_worker_and_the_next_call_starts_afresh(texts):
+    hyps, refs = _inputs("chrf", texts)
+    scorer = mr.get_scorer("chrf", n_jobs=2)
+    first = scorer.score(hyps, references=refs)
+    pool = parallel._POOL
+    assert pool is not None
+    workers = list(pool._processes)
+    assert workers and all(_alive(pid) for pid in workers)
+    parallel.shutdown_workers()
+    assert parallel._POOL is None
+    assert not any(_alive(pid) for pid in workers)
+    parallel.shutdown_workers()  # a second call is harmless
+    again = scorer.score(hyps, references=refs)
+    assert parallel._POOL is not None and not set(parallel._POOL._processes) & set(workers)
+    _assert_identical(first, again)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_script_that_leaves_workers_running_exits_cleanly(tmp_path):
+    """No shutdown call: the script still exits at once with status 0, prints no warning (no
+    leaked semaphores, no traceback), and its workers and forkserver do not outlive it."""
+    script = tmp_path / "leave_workers.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import metricrm as mr
+            from metricrm.core import parallel
+            from multiprocessing import forkserver
+            hyps = [f"sentence number {i} about the cat" for i in range(400)]
+            refs = [f"sentence {i} about a cat" for i in range(400)]
+            mr.get_scorer("chrf", n_jobs=2).score(hyps, references=refs)
+            server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+            pids = list(parallel._POOL._processes) + ([server] if server else [])
+            print("PIDS", *pids)
+            """
+        )
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    pids = [int(p) for p in out.stdout.split("PIDS", 1)[1].split()]
+    assert len(pids) >= 1
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), "worker processes outlived the script"
+
+
+class Dying:
+    """A scorer stand-in whose worker copy dies (as if killed) on its first chunk."""
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        pass
+
+    def rows(self, values: list[int]) -> list[int]:
+        if parallel._IN_WORKER:
+            os._exit(3)
+        time.sleep(0.05)  # the caller is slower than a warm worker: the worker gets a chunk
+        return [v + 1 for v in values]
+
+
+def test_a_dead_worker_raises_a_clear_error_and_the_pool_is_rebuilt():
+    parallel._executor(1).submit(os.getpid).result()  # a warm worker, ready for chunks
+    recipe = parallel.Recipe(f"{__name__}:Dying", (), "rows")
+    with pytest.raises(
+        parallel.WorkerProcessError, match=r"Dying: a worker process died.*n_jobs=1"
+    ):
+        parallel.run_chunks(Dying().rows, recipe, [list(range(1000))], 2)
+    assert parallel._POOL is None  # reset
+    recipe = parallel.Recipe(f"{__name__}:Failing", (), "rows")
+    assert parallel.run_chunks(Failing().rows, recipe, [list(range(600))], 2) == list(
+        range(0, 1200, 2)
+    )
