@@ -400,6 +400,47 @@ def test_a_script_that_leaves_workers_running_exits_cleanly(tmp_path):
     assert not any(_alive(p) for p in pids), "worker processes outlived the script"
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_end_when_the_calling_process_is_killed(tmp_path):
+    """A caller killed by a signal cannot stop its pool: the workers notice and exit, so they
+    and the forkserver they keep alive do not wait forever."""
+    script = tmp_path / "killed.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, signal
+            import metricrm as mr
+            from metricrm.core import parallel
+            from multiprocessing import forkserver
+            hyps = [f"sentence number {i} about the cat" for i in range(400)]
+            refs = [f"sentence {i} about a cat" for i in range(400)]
+            mr.get_scorer("chrf", n_jobs=2).score(hyps, references=refs)
+            server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+            pids = list(parallel._POOL._processes) + ([server] if server else [])
+            print("PIDS", *pids, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+            """
+        )
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    log = tmp_path / "out.txt"  # a file, not a pipe: orphans holding it must not block the test
+    with open(log, "w", encoding="utf-8") as fh:
+        code = subprocess.run(
+            [sys.executable, str(script)], stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=120
+        ).returncode
+    text = log.read_text(encoding="utf-8")
+    assert code == -9, text
+    pids = [int(p) for p in text.split("PIDS", 1)[1].split()]
+    assert len(pids) >= 1
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in pids if _alive(p)]
+    for pid in left:  # do not leave them behind if the test fails
+        os.kill(pid, 9)
+    assert not left, "worker processes outlived the killed caller"
+
+
 class Dying:
     """A scorer stand-in whose worker copy dies (as if killed) on its first chunk."""
 

@@ -15,6 +15,8 @@ whichever process scores it, so scores and statistics are bit-identical to one p
   a fresh interpreter, so threads of the calling process (torch's, BLAS's) are never forked.
   While workers start, ``__main__`` is hidden from them: they never re-run the caller's script,
   so a script needs no ``if __name__ == "__main__":`` guard for metricrm's sake.
+- **Ending**: ``shutdown_workers()`` or the end of the calling process stops the workers; a
+  worker also exits by itself when the calling process is killed (POSIX), so no orphan waits.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import importlib
 import math
 import multiprocessing
 import os
+import select
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -109,9 +113,34 @@ _POOL_WORKERS = 0
 _BUILT: dict[tuple, Any] = {}
 
 
-def _mark_worker() -> None:
+def _mark_worker(caller: int | None = None) -> None:
+    """Worker initializer: mark the process, and end it with the calling process."""
     global _IN_WORKER
     _IN_WORKER = True
+    if caller is not None and os.name == "posix":
+        watch = threading.Thread(target=_exit_with, args=(caller,), daemon=True)
+        watch.start()
+
+
+def _exit_with(pid: int) -> None:
+    """Exit once process ``pid`` has ended. A caller killed by a signal never tells its pool
+    to stop: its workers would wait for chunks forever, and keep the forkserver alive."""
+    try:
+        handle = os.pidfd_open(pid)  # Linux: readable once the process has ended
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while True:
+            try:
+                os.kill(pid, 0)  # POSIX: signal 0 only checks that the process exists
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    os._exit(0)
 
 
 def _ready() -> int:
@@ -138,7 +167,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         return _POOL
     shutdown_workers()
     context = multiprocessing.get_context(start_method())
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_mark_worker)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_mark_worker, initargs=(os.getpid(),)
+    )
     with _HiddenMain():
         # each submit starts one worker while none is idle: start them all now, main hidden
         pings = [pool.submit(_ready) for _ in range(workers)]
