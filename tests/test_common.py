@@ -335,6 +335,7 @@ def _alternatives(name: str) -> dict:
         return {
             "model": {"model": tiny_bert, "num_layers": 1},
             "num_layers": {"num_layers": 5},
+            "dtype": {"dtype": "bfloat16"},
             "idf": {"idf": True},
             "idf_sentences": ({"idf": True, "idf_sentences": ["a b"]}, {"idf": True}),
             "rescale_with_baseline": rescale,
@@ -429,3 +430,47 @@ def test_every_setting_changes_the_signature_or_is_score_neutral(name, scorers, 
         first = mr.get_scorer(name, **{**settings_of(name), **reference}).signature
         second = mr.get_scorer(name, **{**settings_of(name), **changed}).signature
         assert first != second, f"{name}: setting {setting!r} does not change the signature"
+
+
+def _neutral_values(name: str) -> dict:
+    """score-neutral setting -> a value other than the default, to check that it changes
+    neither the scores nor the signature."""
+    values: dict = {"n_jobs": 2, "device": "cpu", "max_tokens_per_batch": 16, "max_batch_size": 1}
+    if name.startswith("bertscore"):
+        folder = str(models.scratch_folder("neutral-embeddings"))
+        values.update(batch_size=1, embedding_cache_mb=0, embedding_dir=folder)
+    if name == "bt_head":
+        # `encoder` may only repeat the head's own encoder; `cache_dir` is the model download
+        # folder (the model is local here)
+        values.update(encoder=None, cache_dir=None)
+    return values
+
+
+@pytest.mark.parametrize("name", _params())
+def test_score_neutral_settings_change_neither_scores_nor_signature(name, scorers, settings_of):
+    """What a scorer declares score-neutral (and leaves out of its signature) must really be:
+    scores from a changed value equal the default's, bit for bit where no float32 model is
+    involved (``n_jobs`` splits the work over processes)."""
+    from metricrm.core import parallel
+
+    neutral = sorted(getattr(scorers(name), "score_neutral", ()))
+    values = _neutral_values(name)
+    assert set(neutral) <= set(values), f"{name}: no test value for {set(neutral) - set(values)}"
+    copies = 10 if "n_jobs" in neutral else 1  # 70 items: two chunks' worth, so n_jobs pools
+    responses, references = RESPONSES * copies, REFERENCES * copies
+    base = scorers(name).score(responses, references=references, prompts=PROMPTS * copies)
+    for setting in neutral:
+        if values[setting] is None:
+            continue
+        other = mr.get_scorer(name, **{**settings_of(name), setting: values[setting]})
+        assert other.signature == scorers(name).signature, setting
+        got = other.score(responses, references=references, prompts=PROMPTS * copies)
+        if setting == "n_jobs":
+            assert parallel.last_run.processes == 2, "n_jobs=2 must really use two processes"
+        if name in NEURAL:
+            np.testing.assert_allclose(got.scores, base.scores, **_tol(name), err_msg=setting)
+            continue
+        np.testing.assert_array_equal(got.scores, base.scores, err_msg=setting)
+        for key, column in base.details.items():
+            np.testing.assert_array_equal(got.details[key], column, err_msg=f"{setting}: {key}")
+        assert got.corpus_score == base.corpus_score, setting

@@ -1,4 +1,10 @@
-"""Lexical scorers: SQuAD-style exact match and token F1, response length."""
+"""Lexical scorers: SQuAD-style exact match and token F1, response length.
+
+Exact match and token F1 score large inputs on every core (``n_jobs``, see
+:mod:`metricrm.core.parallel`), bit-identical to one process. The lengths do not: counting
+characters or whitespace tokens costs less than sending the text to another process (measured:
+a worker would pay off only from about 130,000 items).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ScorerConfigError
+from ..core.parallel import ParallelItems, check_n_jobs
 from ..core.types import BaseScorer, ScoreOutput
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -33,39 +40,51 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-class ExactMatch(BaseScorer):
+class ExactMatch(ParallelItems, BaseScorer):
     """1 if the normalized response equals any normalized reference, else 0 (SQuAD)."""
 
     name = "exact_match"
     requires_references = True
     uses_inputs = frozenset({"references"})
     accepts_empty_responses = True
+    score_neutral = frozenset({"n_jobs"})
+    parallel_min_items = 12_000  # 0.02 ms per DARR sentence; a cold worker costs 0.15 s CPU
 
-    def __init__(self, normalize: bool = True) -> None:
+    def __init__(self, normalize: bool = True, n_jobs: int | None = None) -> None:
         self.normalize = normalize
+        self.n_jobs = check_n_jobs("exact_match", n_jobs)
 
     def settings(self) -> dict[str, Any]:
         return {"normalize": self.normalize}
 
-    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+    def _item_scores(self, responses: list[str], references: list[list[str]]) -> list[float]:
         norm = squad_normalize if self.normalize else (lambda s: s)
-        scores = [
+        return [
             float(any(norm(h) == norm(r) for r in refs)) for h, refs in zip(responses, references)
         ]
-        return ScoreOutput(scores)
+
+    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+        return ScoreOutput(self.map_items("_item_scores", responses, references))
 
 
-class TokenF1(BaseScorer):
+class TokenF1(ParallelItems, BaseScorer):
     """SQuAD token F1, the maximum over references."""
 
     name = "token_f1"
     requires_references = True
     uses_inputs = frozenset({"references"})
     accepts_empty_responses = True
+    score_neutral = frozenset({"n_jobs"})
+    parallel_min_items = 8_000  # 0.03 ms per DARR sentence
+
+    def __init__(self, n_jobs: int | None = None) -> None:
+        self.n_jobs = check_n_jobs("token_f1", n_jobs)
+
+    def _item_scores(self, responses: list[str], references: list[list[str]]) -> list[float]:
+        return [max(token_f1(h, r) for r in refs) for h, refs in zip(responses, references)]
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
-        scores = [max(token_f1(h, r) for r in refs) for h, refs in zip(responses, references)]
-        return ScoreOutput(scores)
+        return ScoreOutput(self.map_items("_item_scores", responses, references))
 
 
 class LengthChars(BaseScorer):

@@ -12,6 +12,10 @@ Multiple references: each item may have its own number of references. Statistics
 depend only on its own references, which is what sacrebleu computes when reference streams are
 padded with ``None`` for items with fewer references; the corpus score over variable reference
 counts equals ``corpus_*(hyps, streams)`` with such padded streams.
+
+Large inputs are scored on every core (``n_jobs``, see :mod:`metricrm.core.parallel`): each item
+gets the same calls in whichever process scores it, so scores and statistics are bit-identical
+to one process and come back in input order.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from ..core.errors import MissingDependencyError, ScorerConfigError, ScorerInputError
 from ..core.optional import require
+from ..core.parallel import ParallelItems, check_n_jobs
 from ..core.types import BaseScorer, ScoreOutput
 
 
@@ -52,13 +57,14 @@ def _build(who: str, factory: Any, **kwargs: Any) -> Any:
         ) from exc
 
 
-class _SacreScorer(BaseScorer):
+class _SacreScorer(ParallelItems, BaseScorer):
     """Shared machinery: statistics per item, scores from statistics, corpus from summed stats."""
 
     requires_references = True
     uses_inputs = frozenset({"references"})
     accepts_empty_responses = True  # an empty hypothesis scores 0 (TER: its edit rate)
     backends: ClassVar[tuple[str, ...]] = ("sacrebleu",)
+    score_neutral = frozenset({"n_jobs"})
 
     #: names of the per-item statistics in ``details``, in sacrebleu's order
     stat_keys: tuple[str, ...] = ()
@@ -77,10 +83,18 @@ class _SacreScorer(BaseScorer):
             for hyp, refs in zip(responses, references)
         ]
 
-    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+    def _item_rows(self, responses: list[str], references: list[list[str]]) -> list[tuple]:
+        """``(statistics, score)`` of each item: the per-item work a worker process does."""
         stats = self._statistics(responses, references)
         from_stats = self._metric._compute_score_from_stats
-        scores = [from_stats(s).score for s in stats]
+        return [(s, from_stats(s).score) for s in stats]
+
+    def _rows(self, responses: list[str], references: list[list[str]]) -> tuple[list, list]:
+        rows = self.map_items("_item_rows", responses, references)
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+        stats, scores = self._rows(responses, references)
         table = np.asarray(stats)
         details = {key: table[:, j] for j, key in enumerate(self.stat_keys)}
         return ScoreOutput(scores, details)
@@ -106,6 +120,8 @@ class _SacreScorer(BaseScorer):
 
 
 class _BLEUBase(_SacreScorer):
+    parallel_min_items = 4_000  # 0.08 ms per DARR sentence; a cold worker costs 0.18 s CPU
+
     def __init__(
         self,
         *,
@@ -115,8 +131,10 @@ class _BLEUBase(_SacreScorer):
         smooth_value: float | None,
         max_ngram_order: int,
         effective_order: bool,
+        n_jobs: int | None,
     ) -> None:
         who = type(self).name
+        self.n_jobs = check_n_jobs(who, n_jobs)
         sacrebleu = require("sacrebleu", who=who, extra="metrics")
         bleu = sacrebleu.metrics.BLEU
         if tokenize not in bleu.TOKENIZERS:
@@ -194,6 +212,7 @@ class SentenceBLEU(_BLEUBase):
         smooth_value: float | None = None,
         max_ngram_order: int = 4,
         effective_order: bool = True,
+        n_jobs: int | None = None,
     ) -> None:
         super().__init__(
             tokenize=tokenize,
@@ -202,6 +221,7 @@ class SentenceBLEU(_BLEUBase):
             smooth_value=smooth_value,
             max_ngram_order=max_ngram_order,
             effective_order=effective_order,
+            n_jobs=n_jobs,
         )
         self._metric = self._make_bleu(self.effective_order)
 
@@ -226,6 +246,7 @@ class CorpusBLEU(_BLEUBase):
         smooth_value: float | None = None,
         max_ngram_order: int = 4,
         effective_order: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         super().__init__(
             tokenize=tokenize,
@@ -234,6 +255,7 @@ class CorpusBLEU(_BLEUBase):
             smooth_value=smooth_value,
             max_ngram_order=max_ngram_order,
             effective_order=effective_order,
+            n_jobs=n_jobs,
         )
         self._metric = self._make_bleu(True)
         self._corpus_metric = self._make_bleu(self.effective_order)
@@ -248,6 +270,7 @@ class ChrF(_SacreScorer):
     """
 
     name = "chrf"
+    parallel_min_items = 1_000  # 0.29 ms (chrF++ 0.35 ms) per DARR sentence
 
     def __init__(
         self,
@@ -257,9 +280,11 @@ class ChrF(_SacreScorer):
         lowercase: bool = False,
         whitespace: bool = False,
         eps_smoothing: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         who = "chrf++" if word_order == 2 else "chrf"
         self.name = who
+        self.n_jobs = check_n_jobs(who, n_jobs)
         sacrebleu = require("sacrebleu", who=who, extra="metrics")
         self.char_order = _check_int(who, "char_order", char_order, 0)
         self.word_order = _check_int(who, "word_order", word_order, 0)
@@ -306,6 +331,7 @@ class TER(_SacreScorer):
 
     name = "ter"
     higher_is_better = False
+    parallel_min_items = 100  # 3.9 ms per DARR sentence
 
     def __init__(
         self,
@@ -313,8 +339,10 @@ class TER(_SacreScorer):
         no_punct: bool = False,
         asian_support: bool = False,
         case_sensitive: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         who = type(self).name
+        self.n_jobs = check_n_jobs(who, n_jobs)
         sacrebleu = require("sacrebleu", who=who, extra="metrics")
         self.normalized = _check_bool(who, "normalized", normalized)
         self.no_punct = _check_bool(who, "no_punct", no_punct)
@@ -333,9 +361,7 @@ class TER(_SacreScorer):
         }
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
-        stats = self._statistics(responses, references)
-        from_stats = self._metric._compute_score_from_stats
-        scores = [from_stats(s).score for s in stats]
+        stats, scores = self._rows(responses, references)
         edits = np.fromiter((s[0] for s in stats), dtype=np.int64, count=len(stats))
         ref_len = np.fromiter((s[1] for s in stats), dtype=np.float64, count=len(stats))
         return ScoreOutput(scores, {"edits": edits, "ref_len": ref_len})

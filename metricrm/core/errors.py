@@ -51,6 +51,10 @@ class NotFittedError(MetricRMError, ValueError):
     """A fitted object (a composite's normalizer, say) was used before it was fitted."""
 
 
+class WorkerProcessError(MetricRMError, RuntimeError):
+    """A worker process of the scoring pool died (killed, out of memory) before it finished."""
+
+
 class PartialScoringError(MetricRMError, RuntimeError):
     """Scoring failed part-way; ``partial`` holds the result for the items that finished."""
 

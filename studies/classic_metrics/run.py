@@ -3,6 +3,7 @@
 Uses only metricrm's public API. Writes results.csv and results.md next to this file.
 
     python studies/classic_metrics/run.py [--shared ../shared/data] [--n-resamples 1000] [--quick]
+    python studies/classic_metrics/run.py --datasets summeval   # rerun one dataset's rows
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 
 
+DATASETS = ["wmt19-darr-lt-en", "wmt-mqm-ted-en-de", "summeval", "rm-bench"]
+
+
 def datasets(shared: Path, quick: bool) -> dict[str, tuple[list, list[str], dict]]:
     """name -> (records, scorers, meta_evaluate options)."""
     mqm = shared / "scored" / "wmt-mqm-ted-ende"
@@ -28,8 +32,8 @@ def datasets(shared: Path, quick: bool) -> dict[str, tuple[list, list[str], dict
         darr, summeval, items = darr[:2000], summeval[:320], items[:1400]
         rm_bench = [p for p in rm_bench if p.subset == "chat"]
     translation = ["bleu", "chrf", "chrf++", "ter", "bertscore_f1"]
-    # BERTScore is left out here: 1,600 summaries x 11 references is ~40 min on 2 CPU cores.
-    summary = ["rouge1", "rouge2", "rougeL", "length_tokens"]
+    # BERTScore encodes each of SummEval's 2,646 distinct texts once for all 17,600 pairs
+    summary = ["rouge1", "rouge2", "rougeL", "bertscore_f1", "length_tokens"]
     return {
         "wmt19-darr-lt-en": (darr, translation, {"statistics": ["tau_like"]}),
         "wmt-mqm-ted-en-de": (
@@ -52,10 +56,19 @@ def main() -> None:
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="subsets, for a smoke run")
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=DATASETS,
+        help="run only these; the other datasets' rows are kept from the existing results.csv",
+    )
     args = parser.parse_args()
 
     frames = []
+    chosen = args.datasets or DATASETS
     for name, (records, scorers, options) in datasets(args.shared, args.quick).items():
+        if name not in chosen:
+            continue
         start = time.perf_counter()
         frames.append(
             mr.meta_evaluate(
@@ -73,6 +86,13 @@ def main() -> None:
 
     table = pd.concat(frames, ignore_index=True)
     suffix = "_quick" if args.quick else ""
+    previous = HERE / f"results{suffix}.csv"
+    if args.datasets and previous.exists():
+        kept = pd.read_csv(previous)
+        kept = kept[~kept.dataset.isin(chosen)]
+        table = pd.concat([kept, table], ignore_index=True)
+        order = {name: k for k, name in enumerate(DATASETS)}
+        table = table.sort_values("dataset", key=lambda c: c.map(order), kind="stable")
     table.to_csv(HERE / f"results{suffix}.csv", index=False, float_format="%.6g")
     lines = [
         "| dataset | subset | human | level | statistic | scorer | value | 95% CI | n | cluster |",
