@@ -49,9 +49,7 @@ def _bt_head_kwargs() -> dict:
 
 def _composite_file(weight: float = 0.5) -> str:
     """A hand-written composite file: chrF (z-scored) plus a length penalty, with a gate."""
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="metricrm-test-composite-")
+    folder = models.scratch_folder(f"composite-{weight}")
     path = f"{folder}/reward.yaml"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(
@@ -439,6 +437,8 @@ def _neutral_values(name: str) -> dict:
     if name.startswith("bertscore"):
         folder = str(models.scratch_folder("neutral-embeddings"))
         values.update(batch_size=1, embedding_cache_mb=0, embedding_dir=folder)
+    if name == "composite":
+        values.update(cache=False)  # components scored without the score cache
     if name == "bt_head":
         # `encoder` may only repeat the head's own encoder; `cache_dir` is the model download
         # folder (the model is local here)
