@@ -49,6 +49,43 @@ def _bt_head_kwargs() -> dict:
     return {"path": folder}
 
 
+def _activation_rm_kwargs(seed: int = 0) -> dict:
+    """An activation reward model fitted on the built-in sample with the tiny causal LM."""
+    import tempfile
+
+    from metricrm.training import fit_activation_rm
+
+    folder = tempfile.mkdtemp(prefix="metricrm-test-activation-rm-")
+    pairs = mr.load_sample("preference")[:8]
+    model = fit_activation_rm(
+        pairs, model=models.tiny_causal_lm_path(), n_heads=2, shots=2, seed=seed
+    )
+    model.save(folder)
+    return {"path": folder}
+
+
+def _ebrm_kwargs(seed: int = 0) -> dict:
+    """An energy-based refinement of the tiny reward model, trained briefly on the sample."""
+    import tempfile
+
+    from metricrm.training import train_ebrm
+
+    folder = tempfile.mkdtemp(prefix="metricrm-test-ebrm-")
+    model = train_ebrm(
+        mr.load_sample("preference"),
+        base="reward_model",
+        base_settings={"model": models.tiny_reward_model_path()},
+        epochs=3,
+        seed=seed,
+    )
+    model.save(folder)
+    return {"path": folder}
+
+
+def _icl_examples() -> list:
+    return mr.load_sample("preference")[:4]
+
+
 # name -> settings passed to get_scorer, or a function returning them (local, offline models;
 # tiny random models where only plumbing is tested)
 CASES: dict[str, dict | object] = {
@@ -78,10 +115,22 @@ CASES: dict[str, dict | object] = {
         "reference": models.tiny_causal_lm_path(seed=1),
     },
     "bt_head": _bt_head_kwargs,
+    "lm_icl_judge": lambda: {"model": models.tiny_causal_lm_path(), "examples": _icl_examples()},
+    "activation_rm": _activation_rm_kwargs,
+    "ebrm": _ebrm_kwargs,
 }
 SLOW = {"bertscore_f1", "bertscore_precision", "bertscore_recall", "bt_head"}
 # float32 models: scores may move in the last bits with batch composition
-NEURAL = SLOW | {"reward_model", "lm_logprob", "lm_perplexity", "lm_judge", "dpo_reward"}
+NEURAL = SLOW | {
+    "reward_model",
+    "lm_logprob",
+    "lm_perplexity",
+    "lm_judge",
+    "dpo_reward",
+    "lm_icl_judge",
+    "activation_rm",
+    "ebrm",
+}
 
 
 def _settings(name: str) -> dict:
@@ -380,6 +429,30 @@ def _alternatives(name: str) -> dict:
             "include_eos": {"include_eos": True},
             "allow_untrained_head": _untrained("policy"),
         }
+    if name == "lm_icl_judge":
+        from metricrm.core.records import PointwiseItem
+
+        path = models.tiny_causal_lm_path()
+        labelled = [
+            PointwiseItem(response=r, prompt="Question?", human={"label": k % 2, "other": 1 - k % 2})
+            for k, r in enumerate(RESPONSES[:4])
+        ]
+        return {
+            **_model_alternatives("lm"),
+            "model": {"model": models.tiny_causal_lm_path(seed=1)},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+            "examples": {"examples": mr.load_sample("preference")[4:6]},
+            "context_tokens": {"context_tokens": 100},
+            "label_key": ({"examples": labelled, "label_key": "other"}, {"examples": labelled}),
+            "judge_template": {"judge_template": "Good? {response} Answer Yes or No."},
+            "yes_words": {"yes_words": ("Yes", "yes")},
+            "no_words": {"no_words": ("No", "no")},
+            "allow_untrained_head": _untrained(),
+        }
+    if name == "activation_rm":
+        return {"path": _activation_rm_kwargs(seed=1)}
+    if name == "ebrm":
+        return {"path": _ebrm_kwargs(seed=1)}
     if name == "bt_head":
         import tempfile
 
