@@ -117,9 +117,10 @@ def _describe_layers(layers: list[int], n_layers: int) -> str:
 
 
 def _pick(rng: np.random.Generator, pool: list[int], n: int) -> list[int]:
+    """Positions (sorted) of ``n`` members of ``pool`` drawn without replacement."""
     if n >= len(pool):
-        return list(pool)
-    return sorted(rng.choice(len(pool), size=n, replace=False).tolist(), key=int)
+        return list(range(len(pool)))
+    return sorted(int(j) for j in rng.choice(len(pool), size=n, replace=False))
 
 
 def _shots(
@@ -302,9 +303,13 @@ def fit_activation_rm(
     layers = _layers(NAME, opts.layers, access.n_layers)
     rng = np.random.default_rng([opts.seed, 0])
     everyone = list(range(len(judged)))
-    prompts_for = everyone if opts.max_prompts is None else _pick(rng, everyone, opts.max_prompts)
+    prompts_for = everyone
+    if opts.max_prompts is not None:
+        prompts_for = [everyone[j] for j in _pick(rng, everyone, opts.max_prompts)]
     means = mean_activations(scorer, _prompt_items(scorer, judged, prompts_for, opts), layers)
-    scored = everyone if opts.max_items is None else _pick(rng, everyone, opts.max_items)
+    scored = everyone
+    if opts.max_items is not None:
+        scored = [everyone[j] for j in _pick(rng, everyone, opts.max_items)]
     positive = labels[scored]
     if positive.all() or not positive.any():
         raise ScorerConfigError(
