@@ -140,6 +140,15 @@ def init_energy(dim: int, opts: EBRMSettings, generator: Any) -> dict[str, Any]:
     return params
 
 
+def proposal_log_density(y: Any, z: Any, sigmas: Any) -> Any:
+    """``log q(y | z)`` for the proposal ``(1/K) sum_k N(z, sigma_k^2)``; ``y`` (b, m), ``z`` (b,)."""
+    import torch
+
+    diff = (y[..., None] - z[:, None, None]) / sigmas  # (b, m, K)
+    log_terms = -0.5 * diff**2 - torch.log(sigmas) - 0.5 * np.log(2 * np.pi)
+    return torch.logsumexp(log_terms, dim=-1) - np.log(sigmas.shape[0])
+
+
 def nce_plus_loss(
     params: dict[str, Any], e: Any, z: Any, opts: EBRMSettings, generator: Any
 ) -> Any:
@@ -155,9 +164,7 @@ def nce_plus_loss(
     noise = torch.randn(b, opts.negatives, generator=generator, dtype=z.dtype)
     negatives = z[:, None] + sigmas[pick_neg] * noise
     y = torch.cat([positive[:, None], negatives], dim=1)  # (b, 1 + M)
-    diff = (y[..., None] - z[:, None, None]) / sigmas  # (b, 1 + M, K)
-    log_q = torch.logsumexp(-0.5 * diff**2 - torch.log(sigmas), dim=-1) - np.log(k)
-    log_q = log_q - 0.5 * np.log(2 * np.pi)
+    log_q = proposal_log_density(y, z, sigmas)
     e_values = energy(params, e, y, dropout=opts.dropout)
     logits = -e_values - log_q
     loss = -(logits[:, 0] - torch.logsumexp(logits, dim=1)).mean()
