@@ -49,11 +49,9 @@ def _bt_head_kwargs() -> dict:
 
 def _activation_rm_kwargs(seed: int = 0) -> dict:
     """An activation reward model fitted on the built-in sample with the tiny causal LM."""
-    import tempfile
-
     from metricrm.training import fit_activation_rm
 
-    folder = tempfile.mkdtemp(prefix="metricrm-test-activation-rm-")
+    folder = str(models.scratch_folder(f"activation-rm-{seed}"))
     pairs = mr.load_sample("preference")[:8]
     model = fit_activation_rm(
         pairs, model=models.tiny_causal_lm_path(), n_heads=2, shots=2, seed=seed
@@ -64,11 +62,9 @@ def _activation_rm_kwargs(seed: int = 0) -> dict:
 
 def _ebrm_kwargs(seed: int = 0) -> dict:
     """An energy-based refinement of the tiny reward model, trained briefly on the sample."""
-    import tempfile
-
     from metricrm.training import train_ebrm
 
-    folder = tempfile.mkdtemp(prefix="metricrm-test-ebrm-")
+    folder = str(models.scratch_folder(f"ebrm-{seed}"))
     model = train_ebrm(
         mr.load_sample("preference"),
         base="reward_model",
@@ -430,7 +426,9 @@ def _alternatives(name: str) -> dict:
 
         path = models.tiny_causal_lm_path()
         labelled = [
-            PointwiseItem(response=r, prompt="Question?", human={"label": k % 2, "other": 1 - k % 2})
+            PointwiseItem(
+                response=r, prompt="Question?", human={"label": k % 2, "other": 1 - k % 2}
+            )
             for k, r in enumerate(RESPONSES[:4])
         ]
         return {

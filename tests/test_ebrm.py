@@ -146,7 +146,7 @@ def test_training_learns_where_rewards_lie_and_refinement_moves_towards_it():
     w = np.array([1.0, -0.5, 0.25, 0.0])
     e = rng.normal(size=(600, 4))
     r = e @ w + rng.normal(scale=0.1, size=600)
-    opts = EBRMSettings(epochs=40, dropout=0.0, hidden=(64, 32), seed=0)
+    opts = EBRMSettings(epochs=25, dropout=0.0, hidden=(32, 16), batch_size=64, seed=0)
     params, history = fit_energy(e, r, opts)
     assert history.train_loss[-1] < history.train_loss[0]
     base = FixedBase(np.zeros(40), rng.normal(size=(40, 4)))
@@ -232,7 +232,9 @@ def test_reward_model_embedding_is_what_its_head_reads():
 
     rm = mr.get_scorer("reward_model", model=models.tiny_reward_model_path())
     pairs = mr.load_sample("preference")[:4]
-    result, x = rm.score_with_embeddings([p.chosen for p in pairs], prompts=[p.prompt for p in pairs])
+    result, x = rm.score_with_embeddings(
+        [p.chosen for p in pairs], prompts=[p.prompt for p in pairs]
+    )
     with torch.no_grad():
         head = rm.model.score(torch.as_tensor(x, dtype=torch.float32)).numpy()[:, 0]
     np.testing.assert_allclose(head, result.scores, rtol=1e-5, atol=1e-6)
@@ -245,7 +247,9 @@ def test_lm_judge_embedding_is_the_state_the_answer_is_predicted_from():
 
     judge = mr.get_scorer("lm_judge", model=models.tiny_causal_lm_path())
     pairs = mr.load_sample("preference")[:3]
-    result, x = judge.score_with_embeddings([p.chosen for p in pairs], prompts=[p.prompt for p in pairs])
+    result, x = judge.score_with_embeddings(
+        [p.chosen for p in pairs], prompts=[p.prompt for p in pairs]
+    )
     with torch.no_grad():
         logits = judge.lm.model.get_output_embeddings()(torch.as_tensor(x, dtype=torch.float32))
     logp = torch.log_softmax(logits.double(), dim=-1).numpy()

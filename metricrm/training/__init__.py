@@ -14,7 +14,7 @@ from ..core.records import TrainingHistory
 from .activation_rm import ActivationFit, ActivationFitSettings, fit_activation_rm
 from .bt_head import TrainSettings, fit_head, train_bt_head
 from .cross_validation import CrossValidationResult, FoldResult, cross_validate_bt_head
-from .ebrm import EBRMSettings, conflict_filter, fit_energy, train_ebrm
+from .ebrm import EBRMSettings, conflict_filter, fit_energy, fit_energy_on_pairs, train_ebrm
 from .fine_tune import FineTuneResult, fine_tune_reward_model
 from .objectives import EarlyStopping, bt_loss, pair_accuracy
 from .pairs import TIE_POLICIES, check_pairs, pair_targets, pairs_digest, prompt_groups, prompt_key
@@ -39,6 +39,7 @@ __all__ = [
     "fine_tune_reward_model",
     "fit_activation_rm",
     "fit_energy",
+    "fit_energy_on_pairs",
     "fit_head",
     "kfold_by_prompt",
     "pair_accuracy",

@@ -141,7 +141,7 @@ def init_energy(dim: int, opts: EBRMSettings, generator: Any) -> dict[str, Any]:
 
 
 def proposal_log_density(y: Any, z: Any, sigmas: Any) -> Any:
-    """``log q(y | z)`` for the proposal ``(1/K) sum_k N(z, sigma_k^2)``; ``y`` (b, m), ``z`` (b,)."""
+    """``log q(y | z)`` of the mixture ``(1/K) sum_k N(z, sigma_k^2)``; ``y`` (b, m), ``z`` (b,)."""
     import torch
 
     diff = (y[..., None] - z[:, None, None]) / sigmas  # (b, m, K)
@@ -219,6 +219,45 @@ def fit_energy(
     return out, history
 
 
+def fit_energy_on_pairs(
+    chosen_embeddings: np.ndarray,
+    rejected_embeddings: np.ndarray,
+    chosen_rewards: np.ndarray,
+    rejected_rewards: np.ndarray,
+    opts: EBRMSettings,
+) -> tuple[dict[str, np.ndarray], TrainingHistory]:
+    """Conflict-aware filtering of the pairs, then :func:`fit_energy` on the kept pairs'
+    responses (both of each pair). Arrays are aligned by pair (human ties already removed);
+    ``history.counts`` has the numbers of pairs, kept and filtered out."""
+    chosen_r = np.asarray(chosen_rewards, dtype=np.float64)
+    rejected_r = np.asarray(rejected_rewards, dtype=np.float64)
+    n = chosen_r.shape[0]
+    if rejected_r.shape != (n,) or len(chosen_embeddings) != n or len(rejected_embeddings) != n:
+        raise ScorerConfigError(
+            f"{NAME}: expected aligned arrays, one row per pair; got rewards "
+            f"{chosen_r.shape} and {rejected_r.shape}, embeddings "
+            f"{np.shape(chosen_embeddings)} and {np.shape(rejected_embeddings)}"
+        )
+    scale = float(np.concatenate([chosen_r, rejected_r]).std())
+    keep = conflict_filter(chosen_r, rejected_r, opts.filter_margin, scale)
+    if keep.sum() < 1:
+        raise ScorerConfigError(
+            f"{NAME}: the conflict filter (filter_margin={opts.filter_margin}) left no pair: "
+            f"the base ranks none of the {n} pairs right by that margin"
+        )
+    emb = np.concatenate(
+        [np.asarray(chosen_embeddings)[keep], np.asarray(rejected_embeddings)[keep]]
+    )
+    rewards = np.concatenate([chosen_r[keep], rejected_r[keep]])
+    params, history = fit_energy(emb, rewards, opts)
+    history.counts = {
+        "pairs": n,
+        "kept_pairs": int(keep.sum()),
+        "filtered_pairs": int((~keep).sum()),
+    }
+    return params, history
+
+
 def _base_from(base: Any, base_settings: dict | None) -> tuple[Any, dict | None]:
     """The base scorer and how to rebuild it on load (None when given as an object)."""
     if isinstance(base, str):
@@ -264,20 +303,8 @@ def train_ebrm(
     prompts = [p.prompt for p in used] * 2
     result, emb = scorer.score_with_embeddings(responses, prompts=prompts)
     rewards = result.scores
-    keep = conflict_filter(rewards[:n], rewards[n:], opts.filter_margin, float(rewards.std()))
-    if keep.sum() < 1:
-        raise ScorerConfigError(
-            f"{NAME}: the conflict filter (filter_margin={opts.filter_margin}) left no pair: "
-            f"the base ranks none of the {n} pairs right by that margin"
-        )
-    rows = np.concatenate([np.flatnonzero(keep), n + np.flatnonzero(keep)])
-    params, history = fit_energy(emb[rows], rewards[rows], opts)
-    history.counts = {
-        "pairs": n,
-        "kept_pairs": int(keep.sum()),
-        "filtered_pairs": int((~keep).sum()),
-        "excluded_ties": len(pairs) - n,
-    }
+    params, history = fit_energy_on_pairs(emb[:n], emb[n:], rewards[:n], rewards[n:], opts)
+    history.counts["excluded_ties"] = len(pairs) - n
     config = {
         "training": {**opts.training(), "train_data": pairs_digest(used)},
         "history": history.to_dict(),
