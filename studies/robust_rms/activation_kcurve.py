@@ -208,9 +208,7 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                 groups = cell.drop_duplicates("pair").set_index("pair").group.loc[wide.index]
                 ci = interval(mean, list(groups), seed=k, n_resamples=args.n_resamples)
                 per_seed = wide.mean(axis=0)
-                spread = (
-                    f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
-                )
+                spread = f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
                 lines.append(
                     f"| {name} | {k} | {scorer} | {ci.estimate:.3f} "
                     f"| [{ci.low:.3f}, {ci.high:.3f}] | {spread} | {len(mean)} |"

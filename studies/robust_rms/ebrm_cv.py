@@ -33,8 +33,13 @@ import numpy as np
 from common import DEFAULT_SHARED, HERE, group_of, load_preference, log  # type: ignore
 
 import metricrm as mr
-from metricrm.adapters.bt_head import DEFAULT_FEATURES, BradleyTerryHead, PairFeaturizer
-from metricrm.adapters.bt_head import apply_head, make_encoder
+from metricrm.adapters.bt_head import (
+    DEFAULT_FEATURES,
+    BradleyTerryHead,
+    PairFeaturizer,
+    apply_head,
+    make_encoder,
+)
 from metricrm.adapters.ebrm import EnergyRefinedReward
 from metricrm.training import (
     EBRMSettings,
@@ -78,9 +83,7 @@ def cross_validate(pairs: list, featurizer: PairFeaturizer, args, opts: EBRMSett
         rest = np.setdiff1d(np.arange(n), test)
         inner = split_by_prompt([pairs[i] for i in rest], validation=0.1, seed=args.seed)
         tr, va = rest[inner.train], rest[inner.validation]
-        head, _ = fit_head(
-            (xc[tr], xr[tr], targets[tr]), (xc[va], xr[va], targets[va]), head_opts
-        )
+        head, _ = fit_head((xc[tr], xr[tr], targets[tr]), (xc[va], xr[va], targets[va]), head_opts)
         rc, rr = apply_head(head, xc[rest]), apply_head(head, xr[rest])
         energy, history = fit_energy_on_pairs(xc[rest], xr[rest], rc, rr, opts)
         counts.append(history.counts)
