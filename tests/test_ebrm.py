@@ -15,7 +15,13 @@ from metricrm.adapters.ebrm import EnergyRefinedReward, RefineSettings, energy, 
 from metricrm.adapters.embedding import EmbeddingScorer
 from metricrm.core.errors import DataFormatError, ScorerConfigError
 from metricrm.core.types import BaseScorer, ScoreOutput
-from metricrm.training import EBRMSettings, conflict_filter, fit_energy, train_ebrm
+from metricrm.training import (
+    EBRMSettings,
+    conflict_filter,
+    fit_energy,
+    fit_energy_on_pairs,
+    train_ebrm,
+)
 from metricrm.training.ebrm import proposal_log_density
 
 from . import model_fixtures as models
@@ -255,3 +261,13 @@ def test_lm_judge_embedding_is_the_state_the_answer_is_predicted_from():
     logp = torch.log_softmax(logits.double(), dim=-1).numpy()
     p_yes = np.exp(logp[:, judge.yes_ids]).sum(axis=1)
     np.testing.assert_allclose(p_yes, result.details["p_yes"], rtol=1e-4)
+
+
+def test_fit_energy_on_pairs_checks_alignment_and_an_empty_filter():
+    e = np.zeros((3, 2))
+    with pytest.raises(
+        ScorerConfigError, match=r"ebrm: expected aligned arrays.*\(3,\) and \(2,\)"
+    ):
+        fit_energy_on_pairs(e, e, np.ones(3), np.zeros(2), EBRMSettings())
+    with pytest.raises(ScorerConfigError, match="left no pair: the base ranks none of the 3"):
+        fit_energy_on_pairs(e, e, np.zeros(3), np.ones(3), EBRMSettings())
