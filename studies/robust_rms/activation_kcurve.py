@@ -38,6 +38,7 @@ from common import (  # type: ignore[import-not-found]
 
 import metricrm as mr
 from metricrm.adapters.bt_head import apply_head
+from metricrm.adapters.causal_lm.fewshot import examples_digest, judged_examples
 from metricrm.training import TrainSettings, fit_activation_rm, fit_head
 
 DATASETS = ("evalbiasbench", "llmbar", "rm-bench", "hh-rlhf-harmless")
@@ -121,7 +122,8 @@ def main() -> None:
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")
         # the zero-shot judge, and its final hidden states as probe features
-        feats_file = args.work / f"probe_{name}.npz"
+        seeds = "-".join(map(str, args.seeds))
+        feats_file = args.work / f"probe_{name}_t{sizes[name]}_k{k_max}_s{seeds}.npz"
         examples = {id(p): p for d in draws.values() for p in d}
         ex_list = list(examples.values())
         if feats_file.is_file():
@@ -162,9 +164,18 @@ def main() -> None:
                 log(f"{name} seed {seed} k {k}: icl ({len(icl.used)} examples used) done")
                 # activation reward model
                 folder = args.work / "activation_rm" / name / f"s{seed}-k{k}"
+                arm = None
                 if (folder / "activation_rm.json").is_file():
                     arm = mr.get_scorer("activation_rm", path=folder)
-                else:
+                    wanted = {
+                        "data": examples_digest(judged_examples("study", shots)),
+                        "n_heads": args.n_heads,
+                        "shots": args.shots,
+                        "seed": seed,
+                    }
+                    if any(arm.fit_settings.get(key) != v for key, v in wanted.items()):
+                        arm = None  # fitted on other examples or settings: fit again
+                if arm is None:
                     arm = fit_activation_rm(
                         shots,
                         n_heads=args.n_heads,
@@ -227,7 +238,11 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                     alternative="two-sided",
                 )
                 tests.append(f"| {name} | {k} | {test.difference:+.3f} | {test.pvalue:.3f} |")
-    units = {k: f"{v} {'prompts' if k == 'rm-bench' else 'pairs'}" for k, v in sizes.items()}
+    units = {
+        k: f"{v} {'prompts' if k == 'rm-bench' else 'pairs'}"
+        for k, v in sizes.items()
+        if k in set(frame.dataset)
+    }
     settings = (
         f"model {MODEL}, max_length {args.max_length}, seeds {args.seeds}; activation_rm: "
         f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
