@@ -190,8 +190,18 @@ def test_train_ebrm_filters_the_pairs_the_base_ranks_wrong(trained):
     assert counts["excluded_ties"] == len(pairs) - len(usable)
     assert counts["kept_pairs"] == int((margin > 0).sum())
     assert counts["filtered_pairs"] == int((margin <= 0).sum())
-    for key in ("filter_margin:0.0", "noise_rate:0.1", "refine_steps:50", "refine_step_size:0.1"):
-        assert key in model.signature
+    for key in (
+        "filter_margin:0.0",
+        "noise_rate:0.1",
+        "refine_steps:50",
+        "refine_step_size:0.1",
+        "epochs:3",
+        "hidden:128+64",
+        "lr:0.001",
+        "seed:0",
+        "train_data:",
+    ):
+        assert key in model.signature, key  # fmt: skip
 
 
 def test_save_and_load_give_identical_scores(trained, tmp_path):

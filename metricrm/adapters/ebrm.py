@@ -21,8 +21,8 @@ The energy model (our sizes; the paper's is wider and deeper for 4k-dimensional 
 Saved as ``energy.safetensors`` (the weights and standardisation) and ``ebrm.json`` (base
 scorer, training choices, refinement settings, digest). The signature carries the base
 scorer's name and a digest of its signature, the embedding kind, the energy digest, and every
-choice: filtering margin, noise rate, proposal spreads, negatives, refinement steps, step size
-and shrink factor.
+choice: filtering margin, noise rate, proposal spreads, negatives, network, optimisation and
+seed, a digest of the training pairs, refinement steps, step size and shrink factor.
 """
 
 from __future__ import annotations
@@ -189,10 +189,8 @@ class EnergyRefinedReward(BaseScorer):
             "energy": f"{self.digest}:{self.shape}",
             **{f"refine_{k}": v for k, v in asdict(self.refine_settings).items()},
         }
-        for key in ("filter_margin", "noise_rate", "sigmas", "negatives", "l2_energy"):
-            if key in training:
-                value = training[key]
-                out[key] = "+".join(f"{v:g}" for v in value) if isinstance(value, list) else value
+        for key, value in sorted(training.items()):  # every training choice, and the data
+            out[key] = "+".join(f"{v:g}" for v in value) if isinstance(value, list) else value
         return out
 
     @property
