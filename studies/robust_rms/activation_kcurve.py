@@ -12,7 +12,7 @@ seed. Scorers:
 - ``lm_judge`` (zero-shot) and ``lm_logprob``: no examples (one row, k = 0).
 
     PYTHONPATH=. nice -n 10 python studies/robust_rms/activation_kcurve.py --work DIR \
-        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...]
+        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
 
 Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
 run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes) and ``kcurve.md`` here.
@@ -99,8 +99,16 @@ def main() -> None:
     parser.add_argument("--max-prompts", type=int, default=16)
     parser.add_argument("--max-items", type=int, default=64)
     parser.add_argument("--n-resamples", type=int, default=2000)
+    parser.add_argument(
+        "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
+    )
     args = parser.parse_args()
     sizes = parse_sizes(args.test)
+    if args.summarise:
+        import pandas as pd
+
+        write_summary(pd.read_csv(OUT_CSV, keep_default_na=False), sizes, args)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     cache = mr.ScoreCache(args.work / "cache")
     common = {"model": MODEL, "max_length": args.max_length}
@@ -244,7 +252,8 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
         if k in set(frame.dataset)
     }
     settings = (
-        f"model {MODEL}, max_length {args.max_length}, seeds {args.seeds}; activation_rm: "
+        f"model {MODEL}, max_length {args.max_length}, seeds {sorted(set(frame.seed) - {-1})}; "
+        "activation_rm: "
         f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
         f"max_items {args.max_items}; lm_icl_judge: context_tokens {args.context_tokens}; "
         "test sets: " + ", ".join(f"{k} {v}" for k, v in units.items())
