@@ -251,8 +251,9 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
         for k, v in sizes.items()
         if k in set(frame.dataset)
     }
+    used_seeds = sorted(int(s) for s in set(frame.seed) - {-1})
     settings = (
-        f"model {MODEL}, max_length {args.max_length}, seeds {sorted(set(frame.seed) - {-1})}; "
+        f"model {MODEL}, max_length {args.max_length}, seeds {used_seeds}; "
         "activation_rm: "
         f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
         f"max_items {args.max_items}; lm_icl_judge: context_tokens {args.context_tokens}; "
