@@ -27,7 +27,7 @@ import numpy as np
 from common import (  # type: ignore[import-not-found]
     DEFAULT_SHARED,
     HERE,
-    group_of,
+    group_id,
     interval,
     load_preference,
     log,
@@ -125,7 +125,7 @@ def main() -> None:
         ks = sorted({min(k, len(pool)) for k in args.ks})  # a small pool: all of it at most
         draws = {s: nested_draw(pool, k_max, seed=1000 + s) for s in args.seeds}
         log(f"{name}: {len(test)} test pairs, pool {len(pool)} pairs, k {ks}")
-        base = {"dataset": name, "pair": np.arange(len(test)), "group": [group_of(p) for p in test]}
+        base = {"dataset": name, "pair": np.arange(len(test)), "group": [group_id(p) for p in test]}
         ps = mr.score_pairs(logprob, test, cache=cache, progress=False)
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")

@@ -3,6 +3,7 @@ and their summaries. Public API only."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -25,6 +26,11 @@ def group_of(pair) -> str:
     if "prompt_id" in pair.meta:
         return f"{pair.subset}/{pair.meta['prompt_id']}"
     return prompt_key(pair.prompt)
+
+
+def group_id(pair) -> str:
+    """A short digest of :func:`group_of`: result files name prompts without copying them."""
+    return hashlib.sha256(group_of(pair).encode()).hexdigest()[:12]
 
 
 def usable(pairs: list) -> list:

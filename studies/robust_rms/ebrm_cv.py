@@ -14,10 +14,12 @@ features already computed). Every pair is scored by models that never saw its pr
 
 Reported per dataset (RM-Bench also per difficulty): base and refined accuracy (score ties
 count half) with 95% bootstrap intervals over prompts, their difference with a paired
-permutation test (two-sided), and the share of pairs whose order the refinement flips.
+permutation test (two-sided) that swaps whole prompts (on per-prompt mean outcomes), the share
+of pairs whose order the refinement flips, and the mean share of training pairs the conflict
+filter kept.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 python studies/robust_rms/ebrm_cv.py \
-        --cache-dir DIR [--datasets ...] [--sample hh-rlhf-harmless=600]
+        --cache-dir DIR [--datasets ...] [--sample hh-rlhf-harmless=600] [--summarise]
 
 Writes ``ebrm_cv.csv`` (per-pair scores) and ``ebrm_cv.md`` next to this file.
 """
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_SHARED, HERE, group_of, load_preference, log  # type: ignore
+from common import DEFAULT_SHARED, HERE, group_id, group_of, load_preference, log  # type: ignore
 
 import metricrm as mr
 from metricrm.adapters.bt_head import (
@@ -77,6 +79,7 @@ def cross_validate(pairs: list, featurizer: PairFeaturizer, args, opts: EBRMSett
     n = len(pairs)
     out = {k: np.zeros(n) for k in ("base_c", "base_r", "ref_c", "ref_r")}
     out["fold"] = np.zeros(n, dtype=int)
+    out["fold_kept"] = np.zeros(n)  # share of the fold's training pairs the filter kept
     counts = []
     head_opts = TrainSettings(seed=args.seed)
     for f, test in enumerate(kfold_by_prompt(pairs, args.k, seed=args.seed)):
@@ -94,6 +97,7 @@ def cross_validate(pairs: list, featurizer: PairFeaturizer, args, opts: EBRMSett
             out[f"base_{side}"][test] = r0
             out[f"ref_{side}"][test] = model.refine_rewards(x, r0)[0]
         out["fold"][test] = f
+        out["fold_kept"][test] = history.counts["kept_pairs"] / history.counts["pairs"]
         log(f"fold {f}: kept {history.counts['kept_pairs']} of {history.counts['pairs']} pairs")
     out["counts"] = counts
     return out
@@ -107,8 +111,8 @@ def summarise(name: str, pairs: list, cv: dict, args) -> list[dict]:
     if name.startswith("rm-bench"):
         level = np.array([p.meta["difficulty"] for p in pairs])
         parts += [(d, level == d) for d in ("hard", "normal", "easy")]
-    kept = sum(c["kept_pairs"] for c in cv["counts"])
-    seen = sum(c["pairs"] for c in cv["counts"])
+    first = np.unique(cv["fold"], return_index=True)[1]
+    kept_share = float(np.mean(cv["fold_kept"][first]))
     rows = []
     for part, mask in parts:
         cis = [
@@ -121,10 +125,14 @@ def summarise(name: str, pairs: list, cv: dict, args) -> list[dict]:
             )
             for values in (base, refined)
         ]
+        # whole prompts are swapped: the test runs on per-prompt mean outcomes
+        keys, inverse = np.unique(groups[mask], return_inverse=True)
+        per_prompt = [
+            np.bincount(inverse, weights=v[mask]) / np.bincount(inverse) for v in (refined, base)
+        ]
         test = mr.meta.paired_permutation_test(
             mr.meta.MEAN,
-            refined[mask],
-            base[mask],
+            *per_prompt,
             rng=np.random.default_rng(args.seed),
             n_resamples=args.n_resamples,
             alternative="two-sided",
@@ -142,10 +150,10 @@ def summarise(name: str, pairs: list, cv: dict, args) -> list[dict]:
                 "refined": cis[1].estimate,
                 "refined_low": cis[1].low,
                 "refined_high": cis[1].high,
-                "difference": test.difference,
+                "difference": cis[1].estimate - cis[0].estimate,
                 "p": test.pvalue,
                 "flipped": float(flips[mask].mean()),
-                "kept_share": kept / seen,
+                "kept_share": kept_share,
             }
         )
     return rows
@@ -184,6 +192,8 @@ def main() -> None:
     parser.add_argument("--noise-rate", type=float, default=0.1)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--step-size", type=float, default=0.1)
+    parser.add_argument("--summarise", action="store_true", help="only rewrite ebrm_cv.md")
+    parser.add_argument("--settings-note", default="see ebrm_cv.py", help="with --summarise")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     samples = {k: int(v) for k, _, v in (s.partition("=") for s in args.sample)}
@@ -198,6 +208,21 @@ def main() -> None:
         step_size=args.step_size,
         seed=args.seed,
     ).check()
+    if args.summarise:  # the tables again from ebrm_cv.csv (e.g. with other resamples)
+        import pandas as pd
+
+        frame = pd.read_csv(OUT_CSV)
+        rows = []
+        for name in [d for d in args.datasets if d in set(frame.dataset)]:
+            pairs = load_preference(args.shared, name)
+            if name in samples:
+                pairs = sample_prompts(pairs, samples[name], seed=args.seed)
+            part = frame[frame.dataset == name]
+            assert list(part.group) == [group_id(p) for p in pairs], "other pairs than the CSV"
+            rows += summarise(name, pairs, {k: part[k].to_numpy() for k in part.columns}, args)
+        OUT_MD.write_text(markdown(rows, args.settings_note), encoding="utf-8")
+        print(OUT_MD.read_text(encoding="utf-8"))
+        return
     encoder = make_encoder(None, cache_dir=args.cache_dir)
     featurizer = PairFeaturizer(encoder, DEFAULT_FEATURES)
     import pandas as pd
@@ -215,8 +240,11 @@ def main() -> None:
             pd.DataFrame(
                 {
                     "dataset": name,
-                    "group": [group_of(p) for p in pairs],
-                    **{k: cv[k] for k in ("fold", "base_c", "base_r", "ref_c", "ref_r")},
+                    "group": [group_id(p) for p in pairs],
+                    **{
+                        k: cv[k]
+                        for k in ("fold", "fold_kept", "base_c", "base_r", "ref_c", "ref_r")
+                    },
                 }
             )
         )
