@@ -129,7 +129,9 @@ def test_first_order_effect_matches_a_finite_difference(bare):
     rng = np.random.default_rng(2)
     means = rng.normal(size=(2, 2, 16))
     effects, odds = head_effects(bare, items, [0, 1], means)
-    np.testing.assert_allclose(odds, bare.score(RESPONSES[:2], prompts=PROMPTS[:2]).scores, atol=1e-5)
+    np.testing.assert_allclose(
+        odds, bare.score(RESPONSES[:2], prompts=PROMPTS[:2]).scores, atol=1e-5
+    )
     store = _capture_all(bare, items[:1])
     eps = 1e-3
     for layer, head in [(0, 1), (1, 0)]:
