@@ -15,7 +15,8 @@ seed. Scorers:
         [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
 
 Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
-run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes) and ``kcurve.md`` here.
+run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; the rows of datasets not run
+are kept from earlier runs) and ``kcurve.md`` here.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ def main() -> None:
     import pandas as pd
 
     rows: list = []
+    if OUT_CSV.is_file():  # keep the other datasets' outcomes from earlier runs
+        earlier = pd.read_csv(OUT_CSV, keep_default_na=False)
+        rows.append(earlier[~earlier.dataset.isin(args.datasets)])
     for name in args.datasets:
         pairs = load_preference(args.shared, name)
         unit = "prompts" if name == "rm-bench" else "pairs"
