@@ -65,6 +65,39 @@ def _composite_file(weight: float = 0.5) -> str:
     return path
 
 
+def _activation_rm_kwargs(seed: int = 0) -> dict:
+    """An activation reward model fitted on the built-in sample with the tiny causal LM."""
+    from metricrm.training import fit_activation_rm
+
+    folder = str(models.scratch_folder(f"activation-rm-{seed}"))
+    pairs = mr.load_sample("preference")[:8]
+    model = fit_activation_rm(
+        pairs, model=models.tiny_causal_lm_path(), n_heads=2, shots=2, seed=seed
+    )
+    model.save(folder)
+    return {"path": folder}
+
+
+def _ebrm_kwargs(seed: int = 0) -> dict:
+    """An energy-based refinement of the tiny reward model, trained briefly on the sample."""
+    from metricrm.training import train_ebrm
+
+    folder = str(models.scratch_folder(f"ebrm-{seed}"))
+    model = train_ebrm(
+        mr.load_sample("preference"),
+        base="reward_model",
+        base_settings={"model": models.tiny_reward_model_path()},
+        epochs=3,
+        seed=seed,
+    )
+    model.save(folder)
+    return {"path": folder}
+
+
+def _icl_examples() -> list:
+    return mr.load_sample("preference")[:4]
+
+
 # name -> settings passed to get_scorer, or a function returning them (local, offline models;
 # tiny random models where only plumbing is tested)
 CASES: dict[str, dict | object] = {
@@ -95,10 +128,22 @@ CASES: dict[str, dict | object] = {
     },
     "bt_head": _bt_head_kwargs,
     "composite": lambda: {"path": _composite_file()},
+    "lm_icl_judge": lambda: {"model": models.tiny_causal_lm_path(), "examples": _icl_examples()},
+    "activation_rm": _activation_rm_kwargs,
+    "ebrm": _ebrm_kwargs,
 }
 SLOW = {"bertscore_f1", "bertscore_precision", "bertscore_recall", "bt_head"}
 # float32 models: scores may move in the last bits with batch composition
-NEURAL = SLOW | {"reward_model", "lm_logprob", "lm_perplexity", "lm_judge", "dpo_reward"}
+NEURAL = SLOW | {
+    "reward_model",
+    "lm_logprob",
+    "lm_perplexity",
+    "lm_judge",
+    "dpo_reward",
+    "lm_icl_judge",
+    "activation_rm",
+    "ebrm",
+}
 
 
 def _settings(name: str) -> dict:
@@ -398,6 +443,32 @@ def _alternatives(name: str) -> dict:
         }
     if name == "composite":
         return {"path": {"path": _composite_file(weight=0.25)}}
+    if name == "lm_icl_judge":
+        from metricrm.core.records import PointwiseItem
+
+        path = models.tiny_causal_lm_path()
+        labelled = [
+            PointwiseItem(
+                response=r, prompt="Question?", human={"label": k % 2, "other": 1 - k % 2}
+            )
+            for k, r in enumerate(RESPONSES[:4])
+        ]
+        return {
+            **_model_alternatives("lm"),
+            "model": {"model": models.tiny_causal_lm_path(seed=1)},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+            "examples": {"examples": mr.load_sample("preference")[4:6]},
+            "context_tokens": {"context_tokens": 100},
+            "label_key": ({"examples": labelled, "label_key": "other"}, {"examples": labelled}),
+            "judge_template": {"judge_template": "Good? {response} Answer Yes or No."},
+            "yes_words": {"yes_words": ("Yes", "yes")},
+            "no_words": {"no_words": ("No", "no")},
+            "allow_untrained_head": _untrained(),
+        }
+    if name == "activation_rm":
+        return {"path": _activation_rm_kwargs(seed=1)}
+    if name == "ebrm":
+        return {"path": _ebrm_kwargs(seed=1)}
     if name == "bt_head":
         from metricrm.training import train_bt_head
 
@@ -439,6 +510,11 @@ def _neutral_values(name: str) -> dict:
         values.update(batch_size=1, embedding_cache_mb=0, embedding_dir=folder)
     if name == "composite":
         values.update(cache=False)  # components scored without the score cache
+    if name == "activation_rm":
+        # may only name the weights the heads were fitted on (checked on load)
+        values.update(model=None, tokenizer=None)
+    if name == "ebrm":
+        values.update(base=None)  # may only be the scorer it was trained on (checked on load)
     if name == "bt_head":
         # `encoder` may only repeat the head's own encoder; `cache_dir` is the model download
         # folder (the model is local here)

@@ -33,6 +33,7 @@ from ..core.results_io import atomic_write
 from ..core.token_batching import DEFAULT_MAX_TOKENS_PER_BATCH
 from ..core.types import BaseScorer, ScoreOutput
 from ..core.versions import package_version
+from .embedding import EmbeddingScorer
 from .hf_common import warn_truncated
 from .model_location import default_encoder_path
 from .sentence_encoder import SentenceEncoder
@@ -148,7 +149,7 @@ def make_encoder(
     )
 
 
-class BradleyTerryHead(BaseScorer):
+class BradleyTerryHead(BaseScorer, EmbeddingScorer):
     """Reward from a Bradley-Terry head trained on frozen sentence embeddings of prompt and
     response. Create with :func:`metricrm.training.train_bt_head` or :meth:`load`
     (``get_scorer("bt_head", path=...)``)."""
@@ -156,6 +157,7 @@ class BradleyTerryHead(BaseScorer):
     name = NAME
     requires_model = True
     backends = ("torch", "transformers")
+    embedding_kind = "features"
     uses_inputs = frozenset({"prompts"})
     accepts_empty_responses = True
     #: ``encoder`` may only name the model the head was trained on (checked on load)
@@ -196,6 +198,7 @@ class BradleyTerryHead(BaseScorer):
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
         x, r_cut, p_cut = self.featurizer.transform(responses, prompts)
+        self._emit_embeddings(x)
         cut = np.flatnonzero(r_cut | p_cut).tolist()
         warn_truncated(
             self.name, cut, len(responses), self.encoder.max_length, "prompt-left,response-right"

@@ -28,6 +28,7 @@ from ..core.token_batching import (
 from ..core.types import BaseScorer, ScoreOutput
 from ..core.validation import check_choice
 from .chat_format import describe_mode, flat_prompt, render_conversation, resolve_mode
+from .embedding import EmbeddingScorer
 from .hf_common import ensure_pad_token, load_or_wrap, resolve_max_length, warn_truncated
 from .model_location import MODEL_HINT
 from .model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
@@ -64,7 +65,7 @@ def _tokenize(
 
 
 @expose_model_settings(max_tokens_per_batch=DEFAULT_MAX_TOKENS_PER_BATCH)
-class RewardModel(BaseScorer):
+class RewardModel(BaseScorer, EmbeddingScorer):
     """Reward from a sequence-classification model (``AutoModelForSequenceClassification``).
 
     ``model`` is a local folder, a Hugging Face hub id, an offline alias (``minilm``,
@@ -88,6 +89,7 @@ class RewardModel(BaseScorer):
     preferred_chunk_size = 64
     backends = ("torch", "transformers")
     score_neutral = SCORE_NEUTRAL
+    embedding_kind = "pooled_final_hidden"
 
     def __init__(
         self,
@@ -268,10 +270,46 @@ class RewardModel(BaseScorer):
         import torch
 
         inputs = self.batch_inputs(items)
-        with torch.inference_mode():
-            logits = self.model(**inputs).logits
+        captured: list[Any] = []
+        handle = None
+        if self.wants_embeddings:
+            head = self._head_module()
+            handle = head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        try:
+            with torch.inference_mode():
+                logits = self.model(**inputs).logits
+        finally:
+            if handle is not None:
+                handle.remove()
         logits = logits.float().cpu().numpy().reshape(len(items), -1)
-        return list(logits)
+        if not captured:
+            return list(logits)
+        pooled = self._pool(captured[0], inputs["attention_mask"])
+        return [np.concatenate([row, state]) for row, state in zip(logits, pooled)]
+
+    def _head_module(self) -> Any:
+        for attribute in ("score", "classifier"):
+            head = getattr(self.model, attribute, None)
+            if head is not None:
+                return head
+        raise ScorerConfigError(
+            f"{self.name}: cannot find the classification head of {type(self.model).__name__} "
+            "(no `score` or `classifier` module), so its pooled state is not available"
+        )
+
+    def _pool(self, states: Any, mask: Any) -> np.ndarray:
+        """The state the head reads per item: as given when 2-D (BERT's pooled output), else
+        the last real token for a ``score`` head (decoders pool the last token) or the first
+        token for a ``classifier`` head (RoBERTa-style heads read <s>)."""
+        states = states.float()
+        if states.ndim == 2:
+            return states.cpu().numpy().astype(np.float64)
+        if getattr(self.model, "score", None) is not None:
+            last = mask.sum(dim=1) - 1
+            picked = states[range(states.shape[0]), last]
+        else:
+            picked = states[:, 0]
+        return picked.cpu().numpy().astype(np.float64)
 
     def head_outputs(
         self, responses: Sequence[str], prompts: Sequence[Any] | None
@@ -287,6 +325,9 @@ class RewardModel(BaseScorer):
             max_batch_size=self.max_batch_size,
         )
         logits = np.stack(rows).astype(np.float64)
+        if self.wants_embeddings:
+            logits, pooled = logits[:, : self.num_outputs], logits[:, self.num_outputs :]
+            self._emit_embeddings(pooled)
         if logits.shape[1] != self.num_outputs:
             raise ScorerConfigError(
                 f"{self.name}: the model returned {logits.shape[1]} outputs per item but its "

@@ -48,6 +48,9 @@ BUILTIN_SCORERS: dict[str, tuple[str, dict[str, Any]]] = {
     "dpo_reward": ("metricrm.adapters.causal_lm:DPOReward", {}),
     "bt_head": ("metricrm.adapters.bt_head:load_bt_head", {}),
     "composite": ("metricrm.weighting.files:load_composite", {}),
+    "lm_icl_judge": ("metricrm.adapters.causal_lm:InContextJudge", {}),
+    "activation_rm": ("metricrm.adapters.activation_rm:load_activation_rm", {}),
+    "ebrm": ("metricrm.adapters.ebrm:load_ebrm", {}),
 }
 
 

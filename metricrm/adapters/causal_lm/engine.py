@@ -112,6 +112,9 @@ class LMEngine:
         self._keep = "logits_to_keep" in params
         tok = lm.tokenizer
         self._context = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        #: called with each batch's last-token positions before its forward pass (see
+        #: ``next_token_outputs``); None for plain scoring
+        self.on_batch: Any = None
 
     @property
     def device(self) -> Any:
@@ -180,6 +183,13 @@ class LMEngine:
 
     def _logits(self, seqs: list[list[int]], positions: list[list[int]]) -> list[Any]:
         """Float32 logits at the given positions of each sequence (one tensor per item)."""
+        return self._forward(seqs, positions)[0]
+
+    def _forward(
+        self, seqs: list[list[int]], positions: list[list[int]], *, hidden: bool = False
+    ) -> tuple[list[Any], list[Any] | None]:
+        """Float32 logits at the given positions of each sequence (one tensor per item) and,
+        with ``hidden``, the final hidden states there (the input of the output layer)."""
         import torch
 
         ids, mask = pad_right(seqs, self.lm.pad_id)
@@ -195,9 +205,21 @@ class LMEngine:
             column = {p: j for j, p in enumerate(keep)}
         else:
             column = {p: p for p in range(width)}
-        with torch.inference_mode():
-            logits = self.lm.model(**kwargs).logits
-        return [logits[b, [column[p] for p in pos]].float() for b, pos in enumerate(positions)]
+        captured: list[Any] = []
+        handle = None
+        if hidden:
+            head = self.lm.model.get_output_embeddings()
+            handle = head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        try:
+            with torch.inference_mode():
+                logits = self.lm.model(**kwargs).logits
+        finally:
+            if handle is not None:
+                handle.remove()
+        cols = [[column[p] for p in pos] for pos in positions]
+        rows = [logits[b, c].float() for b, c in enumerate(cols)]
+        states = [captured[-1][b, c].float() for b, c in enumerate(cols)] if hidden else None
+        return rows, states
 
     def token_logprobs(self, items: Sequence[Encoded]) -> list[np.ndarray]:
         """Log-probability of every scored token (``ids[start:]``), in input order."""
@@ -217,19 +239,40 @@ class LMEngine:
 
     def next_token_logprobs(self, items: Sequence[Encoded], token_ids: list[int]) -> np.ndarray:
         """Log-probabilities ``(n, len(token_ids))`` of the next token after each sequence."""
+        return self.next_token_outputs(items, token_ids)[0]
+
+    def next_token_outputs(
+        self, items: Sequence[Encoded], token_ids: list[int], *, hidden: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``next_token_logprobs`` and, with ``hidden``, the final hidden state ``(n, d)`` at the
+        last token of each sequence (the state the next token is predicted from).
+
+        Callers that hook the model (activation patching) set ``on_batch``: it receives each
+        batch's last-token positions before the forward pass.
+        """
         import torch
 
         wanted = None
 
-        def run(batch: list[int]) -> list[np.ndarray]:
+        def run(batch: list[int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
             nonlocal wanted
             seqs = [items[i].ids for i in batch]
-            rows = self._logits(seqs, [[len(s) - 1] for s in seqs])
+            last = [len(s) - 1 for s in seqs]
+            if self.on_batch is not None:
+                self.on_batch(last)
+            rows, states = self._forward(seqs, [[p] for p in last], hidden=hidden)
             if wanted is None:
                 wanted = torch.tensor(token_ids, device=rows[0].device)
-            return [torch.log_softmax(r[0], dim=-1)[wanted].double().cpu().numpy() for r in rows]
+            out = []
+            for b, r in enumerate(rows):
+                logp = torch.log_softmax(r[0], dim=-1)[wanted].double().cpu().numpy()
+                state = states[b][0].double().cpu().numpy() if states is not None else None
+                out.append((logp, state))
+            return out
 
-        return np.stack(self._run(items, run))
+        results = self._run(items, run)
+        logps = np.stack([r[0] for r in results])
+        return logps, (np.stack([r[1] for r in results]) if hidden else None)
 
     def _run(self, items: Sequence[Encoded], fn) -> list:
         lengths = [len(it.ids) for it in items]

@@ -12,6 +12,7 @@ from ...core.errors import ScorerConfigError, ScorerInputError
 from ...core.types import ScoreOutput, ScoreResult, make_signature
 from ...core.validation import check_not_empty, check_responses, check_texts
 from ..chat_format import flat_prompt, render_user_turn
+from ..embedding import EmbeddingScorer
 from ..hf_common import warn_truncated
 from ..model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
 from .engine import DEFAULT_LM_TOKENS_PER_BATCH, Encoded, build_lm_engine
@@ -56,7 +57,7 @@ def _label_probs(logp: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray,
 
 
 @expose_model_settings(max_tokens_per_batch=DEFAULT_LM_TOKENS_PER_BATCH)
-class LMJudge(_LMScorer):
+class LMJudge(_LMScorer, EmbeddingScorer):
     """Pointwise LM judge: probability that the answer to a Yes/No rubric question is "Yes".
 
     The template (with ``{prompt}`` and ``{response}`` filled in) is asked as a user turn
@@ -69,6 +70,7 @@ class LMJudge(_LMScorer):
 
     name = "lm_judge"
     accepts_empty_responses = True  # the question still has an answer
+    embedding_kind = "final_hidden@answer"
 
     def __init__(
         self,
@@ -96,7 +98,8 @@ class LMJudge(_LMScorer):
             "no": ",".join(self.no_words),
         }
 
-    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+    def encode_questions(self, responses: Sequence[str], prompts: Sequence[Any] | None) -> list:
+        """The judging question per item as a user turn, tokenized and truncated."""
         e = self.engine
         if prompts is None and "{prompt}" in self.judge_template:
             raise ScorerInputError(
@@ -109,7 +112,16 @@ class LMJudge(_LMScorer):
             question = _fill(self.judge_template, {"prompt": flat_prompt(p), "response": r})
             text = render_user_turn(e.lm.tokenizer, e.mode, question, e.plain)
             items.append(e.fit(Encoded(e.lead + e._ids(text), 0), i))
-        logp = e.next_token_logprobs(items, self.yes_ids + self.no_ids)
+        return items
+
+    def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
+        e = self.engine
+        items = self.encode_questions(responses, prompts)
+        logp, hidden = e.next_token_outputs(
+            items, self.yes_ids + self.no_ids, hidden=self.wants_embeddings
+        )
+        if hidden is not None:
+            self._emit_embeddings(hidden)
         k = len(self.yes_ids)
         raw, norm = _label_probs(logp, [list(range(k)), list(range(k, logp.shape[1]))])
         details = self._report(items)

@@ -1,0 +1,279 @@
+"""Accuracy vs number of labelled examples (k) for the activation reward model on SmolLM2-135M,
+against its few-shot baselines, on EvalBiasBench, LLMBar, RM-Bench and HH-RLHF harmless.
+
+Per dataset, a seeded test set (whole prompts) is set aside; the k-shot examples are drawn from
+the other prompts only, nested (the 4 examples are the first 4 of the 16, ...), one draw per
+seed. Scorers:
+
+- ``activation_rm``: fitted on the k pairs (``fit_activation_rm``), log-odds of Yes;
+- ``lm_icl_judge``: the same k pairs as in-context examples (as many as fit its context);
+- ``probe``: a linear Bradley-Terry probe (``fit_head``) on the zero-shot judge's final hidden
+  state at the answer position, trained on the k pairs;
+- ``lm_judge`` (zero-shot) and ``lm_logprob``: no examples (one row, k = 0).
+
+    PYTHONPATH=. nice -n 10 python studies/robust_rms/activation_kcurve.py --work DIR \
+        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
+
+Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
+run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; the rows of datasets not run
+are kept from earlier runs) and ``kcurve.md`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from common import (  # type: ignore[import-not-found]
+    DEFAULT_SHARED,
+    HERE,
+    group_id,
+    interval,
+    load_preference,
+    log,
+    nested_draw,
+    outcomes,
+    split_test,
+)
+
+import metricrm as mr
+from metricrm.adapters.bt_head import apply_head
+from metricrm.adapters.causal_lm.fewshot import examples_digest, judged_examples
+from metricrm.training import TrainSettings, fit_activation_rm, fit_head
+
+DATASETS = ("evalbiasbench", "llmbar", "rm-bench", "hh-rlhf-harmless")
+#: test-set size per dataset: pairs, or for RM-Bench prompts (9 pairs each)
+TEST_SIZES = {"llmbar": 30, "hh-rlhf-harmless": 30, "rm-bench": 4, "evalbiasbench": 30}
+MODEL = "smollm2-135m-instruct"
+OUT_CSV = HERE / "kcurve_outcomes.csv"
+OUT_MD = HERE / "kcurve.md"
+
+
+def parse_sizes(items: list[str]) -> dict[str, int]:
+    sizes = dict(TEST_SIZES)
+    for item in items:
+        name, _, n = item.partition("=")
+        if name not in DATASETS or not n.isdigit():
+            raise SystemExit(f"--test {item!r}: expected NAME=N with NAME one of {DATASETS}")
+        sizes[name] = int(n)
+    return sizes
+
+
+def record(rows: list, base: dict, scorer: str, k: int, seed: int, values, signature: str) -> None:
+    """One frame of per-pair outcomes."""
+    import pandas as pd
+
+    extra = {"scorer": scorer, "k": k, "seed": seed, "outcome": values, "signature": signature}
+    rows.append(pd.DataFrame({**base, **extra}))
+
+
+def embed(judge, items: list) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's scores and final hidden states of the chosen, then the rejected responses
+    (each distinct (prompt, response) run once)."""
+    both = [(p.prompt, p.chosen) for p in items] + [(p.prompt, p.rejected) for p in items]
+    keys = [(str(prompt), response) for prompt, response in both]
+    first: dict = {}
+    for j, key in enumerate(keys):
+        first.setdefault(key, j)
+    todo = sorted(set(first.values()))
+    result, x = judge.score_with_embeddings(
+        [both[j][1] for j in todo], prompts=[both[j][0] for j in todo]
+    )
+    row = {j: i for i, j in enumerate(todo)}
+    take = [row[first[key]] for key in keys]
+    return result.scores[take], x[take]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--ks", nargs="*", type=int, default=[4, 16, 64])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
+    parser.add_argument("--test", nargs="*", default=[], metavar="NAME=N")
+    parser.add_argument("--max-length", type=int, default=1536)
+    parser.add_argument("--context-tokens", type=int, default=1024)
+    parser.add_argument("--n-heads", type=int, default=16)
+    parser.add_argument("--shots", type=int, default=2)
+    parser.add_argument("--max-prompts", type=int, default=16)
+    parser.add_argument("--max-items", type=int, default=64)
+    parser.add_argument("--n-resamples", type=int, default=2000)
+    parser.add_argument(
+        "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
+    )
+    args = parser.parse_args()
+    sizes = parse_sizes(args.test)
+    if args.summarise:
+        import pandas as pd
+
+        write_summary(pd.read_csv(OUT_CSV, keep_default_na=False), sizes, args)
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    cache = mr.ScoreCache(args.work / "cache")
+    common = {"model": MODEL, "max_length": args.max_length}
+    judge = mr.get_scorer("lm_judge", **common)
+    logprob = mr.get_scorer("lm_logprob", **common)
+    import pandas as pd
+
+    rows: list = []
+    if OUT_CSV.is_file():  # keep the other datasets' outcomes from earlier runs
+        earlier = pd.read_csv(OUT_CSV, keep_default_na=False)
+        rows.append(earlier[~earlier.dataset.isin(args.datasets)])
+    for name in args.datasets:
+        pairs = load_preference(args.shared, name)
+        unit = "prompts" if name == "rm-bench" else "pairs"
+        test, pool = split_test(pairs, sizes[name], seed=0, unit=unit)
+        k_max = min(max(args.ks), len(pool))
+        ks = sorted({min(k, len(pool)) for k in args.ks})  # a small pool: all of it at most
+        draws = {s: nested_draw(pool, k_max, seed=1000 + s) for s in args.seeds}
+        log(f"{name}: {len(test)} test pairs, pool {len(pool)} pairs, k {ks}")
+        base = {"dataset": name, "pair": np.arange(len(test)), "group": [group_id(p) for p in test]}
+        ps = mr.score_pairs(logprob, test, cache=cache, progress=False)
+        record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
+        log(f"{name}: {logprob.name} done")
+        # the zero-shot judge, and its final hidden states as probe features
+        seeds = "-".join(map(str, args.seeds))
+        feats_file = args.work / f"probe_{name}_t{sizes[name]}_k{k_max}_s{seeds}.npz"
+        examples = {id(p): p for d in draws.values() for p in d}
+        ex_list = list(examples.values())
+        if feats_file.is_file():
+            saved = np.load(feats_file)
+            test_r, test_x, ex_x = saved["test_scores"], saved["test"], saved["examples"]
+        else:
+            test_r, test_x = embed(judge, test)
+            ex_x = embed(judge, ex_list)[1]
+            np.savez(feats_file, test_scores=test_r, test=test_x, examples=ex_x)
+        n_t, n_e = len(test), len(ex_list)
+        whole = mr.ScoreResult("lm_judge", test_r, True, judge.signature)
+        zero = mr.PairScores(test_r[:n_t], test_r[n_t:], whole)
+        record(rows, base, judge.name, 0, -1, outcomes(zero), judge.signature)
+        log(f"{name}: lm_judge and probe features done")
+        where = {id(p): j for j, p in enumerate(ex_list)}
+        for seed in args.seeds:
+            for k in ks:
+                shots = draws[seed][:k]
+                # linear probe on the judge's final hidden state
+                idx = [where[id(p)] for p in shots]
+                params, _ = fit_head(
+                    (ex_x[idx], ex_x[[n_e + i for i in idx]], np.ones(k)),
+                    None,
+                    TrainSettings(seed=seed),
+                )
+                result = mr.ScoreResult("probe", np.zeros(2 * n_t), True, "probe")
+                probe = mr.PairScores(
+                    apply_head(params, test_x[:n_t]), apply_head(params, test_x[n_t:]), result
+                )
+                signature = f"probe:fit_head(linear,defaults):k={k}:seed={seed}"
+                record(rows, base, "probe", k, seed, outcomes(probe), signature)
+                # in-context judge
+                icl = mr.get_scorer(
+                    "lm_icl_judge", examples=shots, context_tokens=args.context_tokens, **common
+                )
+                ps = mr.score_pairs(icl, test, cache=cache, progress=False)
+                record(rows, base, "lm_icl_judge", k, seed, outcomes(ps), icl.signature)
+                log(f"{name} seed {seed} k {k}: icl ({len(icl.used)} examples used) done")
+                # activation reward model
+                folder = args.work / "activation_rm" / name / f"s{seed}-k{k}"
+                arm = None
+                if (folder / "activation_rm.json").is_file():
+                    arm = mr.get_scorer("activation_rm", path=folder)
+                    wanted = {
+                        "data": examples_digest(judged_examples("study", shots)),
+                        "n_heads": args.n_heads,
+                        "shots": args.shots,
+                        "seed": seed,
+                    }
+                    if any(arm.fit_settings.get(key) != v for key, v in wanted.items()):
+                        arm = None  # fitted on other examples or settings: fit again
+                if arm is None:
+                    arm = fit_activation_rm(
+                        shots,
+                        n_heads=args.n_heads,
+                        shots=args.shots,
+                        max_prompts=args.max_prompts,
+                        max_items=args.max_items,
+                        seed=seed,
+                        **common,
+                    )
+                    arm.save(folder)
+                ps = mr.score_pairs(arm, test, cache=cache, progress=False)
+                record(rows, base, "activation_rm", k, seed, outcomes(ps), arm.signature)
+                log(f"{name} seed {seed} k {k}: activation_rm ({len(arm.heads)} heads) done")
+                pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
+        write_summary(pd.concat(rows, ignore_index=True), sizes, args)
+    pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
+    write_summary(pd.concat(rows, ignore_index=True), sizes, args)
+
+
+SCORERS = ("activation_rm", "lm_icl_judge", "probe", "lm_judge", "lm_logprob")
+
+
+def write_summary(frame, sizes: dict[str, int], args) -> None:
+    """Mean accuracy over seeds with a 95% bootstrap interval over test prompts (per-pair
+    outcomes averaged over seeds first), the seeds' range, and a paired permutation test of
+    the activation RM against the zero-shot judge."""
+    lines = [
+        "| dataset | k | scorer | accuracy | 95% CI | seeds (min-max) | test pairs |",
+        "|---|---:|---|---:|---|---|---:|",
+    ]
+    tests = []
+    for name in [d for d in DATASETS if d in set(frame.dataset)]:
+        part = frame[frame.dataset == name]
+        for k in sorted(set(part.k)):
+            for scorer in SCORERS:
+                cell = part[(part.k == k) & (part.scorer == scorer)]
+                if cell.empty:
+                    continue
+                wide = cell.pivot(index="pair", columns="seed", values="outcome")
+                mean = wide.mean(axis=1).to_numpy()
+                groups = cell.drop_duplicates("pair").set_index("pair").group.loc[wide.index]
+                ci = interval(mean, list(groups), seed=k, n_resamples=args.n_resamples)
+                per_seed = wide.mean(axis=0)
+                spread = f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
+                lines.append(
+                    f"| {name} | {k} | {scorer} | {ci.estimate:.3f} "
+                    f"| [{ci.low:.3f}, {ci.high:.3f}] | {spread} | {len(mean)} |"
+                )
+            arm = part[(part.k == k) & (part.scorer == "activation_rm")]
+            zero = part[part.scorer == "lm_judge"]
+            if k and not arm.empty and not zero.empty:
+                a = arm.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
+                b = zero.set_index("pair").outcome.loc[a.index]
+                test = mr.meta.paired_permutation_test(
+                    mr.meta.MEAN,
+                    a.to_numpy(),
+                    b.to_numpy(),
+                    rng=np.random.default_rng(k),
+                    n_resamples=args.n_resamples,
+                    alternative="two-sided",
+                )
+                tests.append(f"| {name} | {k} | {test.difference:+.3f} | {test.pvalue:.3f} |")
+    units = {
+        k: f"{v} {'prompts' if k == 'rm-bench' else 'pairs'}"
+        for k, v in sizes.items()
+        if k in set(frame.dataset)
+    }
+    used_seeds = sorted(int(s) for s in set(frame.seed) - {-1})
+    settings = (
+        f"model {MODEL}, max_length {args.max_length}, seeds {used_seeds}; "
+        "activation_rm: "
+        f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
+        f"max_items {args.max_items}; lm_icl_judge: context_tokens {args.context_tokens}; "
+        "test sets: " + ", ".join(f"{k} {v}" for k, v in units.items())
+    )
+    text = (
+        "\n".join(lines)
+        + "\n\nActivation RM minus zero-shot judge (seed-averaged per-pair outcomes, paired "
+        "permutation test, two-sided):\n\n| dataset | k | difference | p |\n|---|---:|---:|---:|\n"
+        + "\n".join(tests)
+        + f"\n\nSettings: {settings}.\n\nSignatures:\n\n"
+        + "\n".join(f"- `{s}`" for s in sorted(set(frame.signature)))
+        + "\n"
+    )
+    OUT_MD.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
