@@ -366,6 +366,7 @@ def _alternatives(name: str) -> dict:
             own["yes_words"] = {"yes_words": ("Yes", "yes")}
             own["no_words"] = {"no_words": ("No", "no")}
         own["allow_untrained_head"] = _untrained()
+        own["quantize"] = {"quantize": "int8"}
         return {**_model_alternatives("lm"), **own}
     if name == "dpo_reward":
         path = models.tiny_causal_lm_path(seed=0)
@@ -379,6 +380,7 @@ def _alternatives(name: str) -> dict:
             "reference_revision": {"reference_revision": "v2"},
             "include_eos": {"include_eos": True},
             "allow_untrained_head": _untrained("policy"),
+            "quantize": {"quantize": "int8"},
         }
     if name == "bt_head":
         import tempfile
