@@ -4,7 +4,9 @@ Every builder returns the path of a folder written with ``save_pretrained``, so 
 the real ``from_pretrained(path)`` code. Tiny models (random weights, MiniLM tokenizer) build in
 about a second and are for plumbing; ``minilm_reward_model_path`` is the real MiniLM encoder
 with a random classification head; ``smollm2_model_path`` is the real SmolLM2-135M-Instruct,
-converted once into the metricrm cache (``METRICRM_CACHE`` or ``~/.cache/metricrm``).
+converted once into a cache folder. Under pytest, ``tests/conftest.py`` puts the models in a
+session temporary folder and the SmolLM2 conversion in the ``METRICRM_CACHE`` the user set
+(reused across runs) or else in the session's temporary cache, never in the home folder.
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 _root: Path | None = None
+_smollm2_cache: Path | None = None
+
+
+def use_root(folder: Path) -> None:
+    """Build models in ``folder`` (a pytest temporary folder) instead of a private temp dir."""
+    global _root
+    _root = Path(folder)
+
+
+def use_smollm2_cache(folder: Path) -> None:
+    """Keep the converted SmolLM2 in ``folder/models`` instead of ``cache_root()``."""
+    global _smollm2_cache
+    _smollm2_cache = Path(folder)
 
 
 def _folder(name: str) -> Path:
@@ -27,6 +42,13 @@ def _folder(name: str) -> Path:
         _root = Path(tempfile.mkdtemp(prefix="metricrm-test-models-"))
         atexit.register(shutil.rmtree, _root, ignore_errors=True)
     return _root / name
+
+
+def scratch_folder(name: str) -> Path:
+    """A fresh folder for a test artefact (e.g. a trained head) next to the tiny models."""
+    folder = _folder(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @cache
@@ -100,10 +122,10 @@ def minilm_reward_model_path(seed: int = 0) -> str:
 
 @cache
 def smollm2_model_path() -> str:
-    """SmolLM2-135M-Instruct as a safetensors folder (converted once into the metricrm cache)."""
+    """SmolLM2-135M-Instruct as a safetensors folder (converted once into the cache folder)."""
     from metricrm.adapters.offline_models import smollm2_path
 
-    return str(smollm2_path())
+    return str(smollm2_path(_smollm2_cache))
 
 
 @cache

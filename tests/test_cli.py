@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,10 +57,18 @@ def test_list_shows_every_scorer(capsys):
     assert "[word_order=2]" in next(line for line in lines if line.startswith("chrf++ "))
 
 
+def _console_script() -> Path:
+    """The `metricrm` script installed beside this interpreter (not whatever PATH finds)."""
+    folder = Path(sys.executable).parent
+    for name in ("metricrm", "metricrm.exe"):
+        if (folder / name).is_file():
+            return folder / name
+    raise AssertionError(f"the `metricrm` console script is not installed in {folder}")
+
+
 def test_list_via_console_script_loads_no_model():
-    exe = shutil.which("metricrm")
-    assert exe is not None, "the `metricrm` console script is not installed"
-    proc = subprocess.run([exe, "list"], capture_output=True, text=True, timeout=120)
+    exe = _console_script()  # it imports the metricrm under test: conftest sets PYTHONPATH
+    proc = subprocess.run([str(exe), "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
     assert names == mr.list_scorers()

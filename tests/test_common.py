@@ -39,11 +39,9 @@ PROMPTS = [f"Question {i}?" for i in range(len(RESPONSES))]
 
 def _bt_head_kwargs() -> dict:
     """A Bradley-Terry head trained briefly on the built-in sample, saved to a folder."""
-    import tempfile
-
     from metricrm.training import train_bt_head
 
-    folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-")
+    folder = str(models.scratch_folder("bt-head"))
     head = train_bt_head(mr.load_sample("preference"), validation=0.25, epochs=20, lr=1e-3)
     head.save(folder)
     return {"path": folder}
@@ -244,9 +242,7 @@ def _tokenizer_of(path: str):
 
 
 def _baseline_files() -> tuple[str, str]:
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="metricrm-test-baseline-")
+    folder = models.scratch_folder("baselines")
     paths = []
     for k, value in enumerate((0.1, 0.2)):
         path = f"{folder}/b{k}.csv"
@@ -383,11 +379,9 @@ def _alternatives(name: str) -> dict:
             "quantize": {"quantize": "int8"},
         }
     if name == "bt_head":
-        import tempfile
-
         from metricrm.training import train_bt_head
 
-        folder = tempfile.mkdtemp(prefix="metricrm-test-bt-head-other-")
+        folder = str(models.scratch_folder("bt-head-other"))
         sample = mr.load_sample("preference")
         train_bt_head(sample, validation=0.25, epochs=5, lr=1e-3, seed=1).save(folder)
         return {"path": {"path": folder}}

@@ -43,6 +43,12 @@ def test_darr_tau_like_with_intervals_containing_published(shared_data, tmp_path
     # chrF is significantly better than BLEU here, as in WMT19.
     assert _row(df, scorer="chrf", subset="all", statistic="tau_like").cluster == 1
     assert _row(df, scorer="bleu", subset="all", statistic="tau_like").cluster == 2
+    # the WMT convention of that time gives the same values (tau-like has no choice it changes)
+    wmt = mr.meta_evaluate(["bleu", "chrf"], pairs, dataset_name="darr-lt-en",
+                           statistics=["tau_like"], convention="wmt20", cache=tmp_path,
+                           progress=False)  # fmt: skip
+    assert wmt.value.tolist() == df.value.tolist() and wmt.cluster.tolist() == [2, 1]
+    assert "|convention:wmt20|" in wmt.run_signature.iloc[0]
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,8 @@ def test_wmt_rule_opens_a_cluster_when_any_member_beats_the_scorer():
     assert wmt.clusters.tolist() == [1, 1, 2]
     assert (wmt.rule, wmt.boundary, wmt.alpha) == ("wmt", "inclusive", 0.05)
     head = significance_clusters(names, values, _issue_matrix(), rule="head")
-    assert head.clusters.tolist() == [1, 1, 1]  # today's default, kept under its name
+    assert head.clusters.tolist() == [1, 1, 1]  # the default before 0.2, kept under its name
+    assert significance_clusters(names, values, _issue_matrix()).clusters.tolist() == [1, 1, 2]
 
 
 def test_wmt_rule_starts_a_cluster_at_p_equal_alpha():

@@ -32,9 +32,11 @@ from metricrm.meta import (
     rank_scorers,
     relative_ranking_pairs,
     section_scores,
+    significance_clusters,
     subsample_indices,
     subsampled_significance,
     system_level,
+    system_segment_matrix,
     task_weights,
     tie_calibrated_accuracy,
     williams,
@@ -62,6 +64,7 @@ def test_item_level_micro_average_weights_groups_by_scored_items():
         sizes.append(sel.sum())
     micro = correlate(h, m, pearson, level="item", groups=g, average="micro")
     assert micro.statistic == pytest.approx(np.average(per, weights=sizes), abs=1e-12)
+    assert micro.group_sizes.tolist() == sizes  # the weights, for a bootstrap of the average
     macro = correlate(h, m, pearson, level="item", groups=g)
     assert macro.statistic == pytest.approx(np.mean(per), abs=1e-12)
     assert micro.statistic != pytest.approx(macro.statistic)
@@ -103,6 +106,21 @@ def test_system_level_all_cells_averages_the_metric_over_every_item():
         mm = M[row].mean(axis=0)
         expected = stats.pearsonr(hm, mm).statistic if not np.isnan(hm).any() else np.nan
         np.testing.assert_allclose(fast[b], expected, atol=1e-12)
+
+
+def test_system_level_all_cells_skips_segments_a_system_lacks():
+    # system "c" did not translate segment 3: its metric cell is NaN (absent), not a value
+    systems = np.array(["a"] * 4 + ["b"] * 4 + ["c"] * 3)
+    segments = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2])
+    h = np.array([1, 2, np.nan, 4, 2, 3, np.nan, 1, 5, 5, 4], dtype=float)
+    m = np.arange(11, dtype=float) ** 1.5
+    ref = correlate(h, m, pearson, level="system", systems=systems, system_cells="all")
+    sys_h = [np.nanmean(h[systems == s]) for s in "abc"]
+    all_m = [m[systems == s].mean() for s in "abc"]
+    assert ref.statistic == pytest.approx(stats.pearsonr(sys_h, all_m).statistic, abs=1e-12)
+    M, _, _ = system_segment_matrix(m, systems, segments)
+    H, _, _ = system_segment_matrix(h, systems, segments)
+    assert system_level("pearson", cells="all")(M.T, H.T) == pytest.approx(ref.statistic)
 
 
 # ----------------------------------------------------------------------------- Williams
@@ -399,15 +417,21 @@ def test_metricrm_convention_equals_todays_defaults():
     h, m, g = _grouped(3)
     ours = correlate(h, m, kendall_tau_b, level="item", groups=g, average=conv.item_average)
     assert ours.statistic == correlate(h, m, kendall_tau_b, level="item", groups=g).statistic
+    # The default cluster rule is WMT's (AssignRanks: any member, p <= alpha), as the README says;
+    # metricrm keeps its own p-values (+1, no early stopping).
     assert (conv.score_ties, conv.cluster_rule, conv.cluster_boundary, conv.total) == (
         "half",
-        "head",
-        "strict",
+        "wmt",
+        "inclusive",
         "pooled",
     )
+    p = np.full((3, 3), np.nan)
+    p[0, 1], p[0, 2], p[1, 2] = 0.2, 0.2, 0.01
+    default = significance_clusters(["A", "B", "C"], [0.9, 0.8, 0.7], p)
+    assert (default.rule, default.clusters.tolist()) == (conv.cluster_rule, [1, 1, 2])
     assert (conv.plus_one, conv.early_stopping, conv.section_weighting) == (True, None, "count")
     with pytest.raises(ScorerConfigError, match=r"cluster_rule 'wmt' compares with p <= alpha"):
-        dataclasses.replace(conv, cluster_rule="wmt")
+        dataclasses.replace(conv, cluster_boundary="strict")
 
 
 def test_pvalue_matrix_early_stopping_follows_the_better_candidate():

@@ -25,6 +25,7 @@ from ..core.records import PreferencePair
 from ..core.results_io import atomic_write, table_format, write_table
 from ..core.versions import package_version
 from ..data import DATASET_FORMATS
+from ..meta import CONVENTIONS
 from ..study.config import (
     DatasetEntry,
     ScorerEntry,
@@ -40,6 +41,7 @@ from ..study.meta_evaluate import (
     LEVELS,
     POINTWISE_STATISTICS,
     PREFERENCE_STATISTICS,
+    MetaEvalConfig,
     meta_evaluate,
 )
 from .common import add_progress_flag, format_table, parse_settings, show_warning
@@ -47,7 +49,7 @@ from .common import add_progress_flag, format_table, parse_settings, show_warnin
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
     "n_resamples", "confidence", "seed", "score_ties", "human_tie_policy", "tie_threshold",
-    "alpha", "significance", "exclude_empty", "strict", "chunk_size",
+    "alpha", "significance", "exclude_empty", "strict", "chunk_size", "convention",
 )  # fmt: skip
 
 
@@ -114,21 +116,27 @@ def add_parser(sub: Any) -> None:
         help="human judgment of pointwise items to compare with (repeat; default all)",
     )
     p.add_argument(
-        "--n-resamples", type=int, metavar="N", help="bootstrap resamples (default 1000)"
+        "--convention",
+        choices=list(CONVENTIONS),
+        help="follow a benchmark's own rules for ties, clusters, p-values, averaging and "
+        "totals (default metricrm); the flags below win over it",
+    )
+    p.add_argument(
+        "--n-resamples", type=int, metavar="N", help="resamples (default: the convention's, 1000)"
     )
     p.add_argument("--confidence", type=float, metavar="P", help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument(
         "--score-ties",
         choices=("half", "loss", "drop"),
-        help="credit of a scorer tie in pairwise accuracy (default half)",
+        help="credit of a scorer tie in pairwise accuracy (default: the convention's; half)",
     )
     p.add_argument(
         "--human-ties",
         dest="human_tie_policy",
         choices=("exclude", "threshold"),
         help="pairs humans tied: leave out, or count as correct when the scorer ties "
-        "them too (default exclude)",
+        "them too (default: the convention's; exclude)",
     )
     p.add_argument(
         "--tie-threshold",
@@ -376,9 +384,11 @@ def json_report(
     frame, study: Study, scorers: Sequence[tuple[str, Any]], sizes: dict[str, int]
 ) -> dict:
     """Settings, versions, scorer signatures, datasets and every result row."""
+    used = MetaEvalConfig(**{k: v for k, v in study.options.items()
+                             if k in MetaEvalConfig.__dataclass_fields__ and k != "overrides"})
     settings = {
         "statistics": study.statistics, "levels": study.levels, "human": study.human,
-        **study.options,
+        **study.options, **used.settings(), "run_signature": used.signature,
         "cache": None if study.cache is False else str(study.cache or default_cache_dir()),
     }  # fmt: skip
     return {

@@ -16,6 +16,8 @@ Pure numpy/scipy functions over arrays; randomness only through an explicit
 - :mod:`.darr`: DARR relative-ranking pairs from direct-assessment scores.
 - :mod:`.tasks`: averages and ranks across tasks, pooled (global) pairwise accuracy.
 - :mod:`.subsample`: test-set subsampling for significance estimates.
+- :mod:`.stratified`: benchmark totals as weighted means of cell means, and a bootstrap that
+  resamples within strata (subsets, domains).
 - :mod:`.conventions`: each peer's choices (ties, weighting, totals, clusters) as named data.
 """
 
@@ -86,6 +88,7 @@ from .rewardbench_constants import (
     REWARDBENCH_SECTIONS,
 )
 from .spa import SPAResult, pairwise_system_pvalues, permutation_signs, soft_pairwise_accuracy
+from .stratified import stratified_bootstrap, weighted_cell_means
 from .subsample import SubsampleSignificance, subsample_indices, subsampled_significance
 from .tasks import (
     GlobalAccuracyResult,
@@ -166,6 +169,7 @@ __all__ = [
     "soft_pairwise_accuracy",
     "spearman",
     "spearman_rows",
+    "stratified_bootstrap",
     "subsample_indices",
     "subsampled_significance",
     "subset_accuracies",
@@ -174,6 +178,7 @@ __all__ = [
     "task_weights",
     "tau_like_outcomes",
     "tie_calibrated_accuracy",
+    "weighted_cell_means",
     "williams",
     "williams_test",
 ]

@@ -3,10 +3,12 @@
 Scorers are sorted by their statistic (best first). Walking down the list, a scorer opens a new,
 lower cluster when it is significantly worse than
 
-- ``rule="head"``: the best scorer of the current cluster (metricrm's historical default);
+- ``rule="wmt"`` (the default): any member of the current cluster with the boundary
+  ``p <= alpha``, exactly mt-metrics-eval's ``AssignRanks`` (used for the WMT21-WMT24 metrics
+  task rankings); no member of a cluster is then significantly worse than an earlier member;
 - ``rule="any"``: any member of the current cluster;
-- ``rule="wmt"``: any member of the current cluster with the boundary ``p <= alpha``, exactly
-  mt-metrics-eval's ``AssignRanks`` (used for the WMT21-WMT24 metrics task rankings).
+- ``rule="head"``: the best scorer of the current cluster (metricrm's default before 0.2; a
+  cluster can then hold two scorers that differ significantly).
 
 "Significantly worse" is ``p < alpha`` (``boundary="strict"``, the default for "head" and "any") or
 ``p <= alpha`` (``boundary="inclusive"``, the only boundary of "wmt"). ``alpha`` may be 1.0: with
@@ -34,8 +36,8 @@ class ClusterResult:
     values: np.ndarray
     clusters: np.ndarray
     pvalues: np.ndarray
-    rule: str = "head"
-    boundary: str = "strict"
+    rule: str = "wmt"
+    boundary: str = "inclusive"
     alpha: float = 0.05
 
     def as_dict(self) -> dict[str, int]:
@@ -68,7 +70,7 @@ def significance_clusters(
     *,
     alpha: float = 0.05,
     higher_is_better: bool = True,
-    rule: str = "head",
+    rule: str = "wmt",
     boundary: str | None = None,
 ) -> ClusterResult:
     """Cluster scorers from their statistics and a (k, k) matrix of p-values given in the order
@@ -115,7 +117,7 @@ def rank_scorers(
     alpha: float = 0.05,
     standardize: bool = False,
     higher_is_better: bool = True,
-    rule: str = "head",
+    rule: str = "wmt",
     boundary: str | None = None,
     plus_one: bool = True,
     early_stopping: EarlyStopping | None = None,

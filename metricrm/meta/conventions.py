@@ -10,7 +10,8 @@ calls the functions of :mod:`metricrm.meta` with them.
 ================  ==============================================================================
 name              reproduces
 ================  ==============================================================================
-``metricrm``      metricrm's own defaults (ties earn half, clusters by the head rule, pooled total)
+``metricrm``      metricrm's own defaults: ties earn half, WMT's cluster rule (``AssignRanks``)
+                  on permutation p-values with +1 and no early stopping, pooled totals
 ``wmt20``         mt-metrics-eval as used up to WMT20: DARR tau-like over pairs >= 25 DA points
                   apart, metric ties discordant; Williams test between two correlations
 ``wmt23``         mt-metrics-eval (``stats.py``, ``data.AssignRanks``, ``tasks.py``) as used for
@@ -86,8 +87,8 @@ class Convention:
     item_average: str = "macro"
     undefined_groups: str = "skip"
     system_cells: str = "scored"
-    cluster_rule: str = "head"
-    cluster_boundary: str = "strict"
+    cluster_rule: str = "wmt"
+    cluster_boundary: str = "inclusive"
     alpha: float = 0.05
     n_resamples: int = 1000
     plus_one: bool = True
@@ -154,7 +155,9 @@ CONVENTIONS: dict[str, Convention] = {
     for c in (
         Convention(
             name="metricrm",
-            matches="metricrm's own defaults (unchanged behaviour)",
+            matches="metricrm's own defaults: ties earn half, WMT's cluster rule on permutation "
+            "p-values with +1 and no early stopping, pooled totals, macro item averages, system "
+            "means over human-scored cells",
         ),
         Convention(
             name="wmt20",

@@ -42,7 +42,8 @@ class LevelResult:
     ``n_skipped_undefined``: item-level groups whose statistic was NaN (left out, or entered as 0
     with ``undefined="zero"``);
     ``group_statistics``: at item level, the per-group values that were averaged (in sorted
-    label order), for a bootstrap over groups.
+    label order), for a bootstrap over groups; ``group_sizes``: their numbers of scored items
+    (the weights of ``average="micro"``).
     """
 
     statistic: float
@@ -54,6 +55,7 @@ class LevelResult:
     n_skipped_small: int = 0
     n_skipped_undefined: int = 0
     group_statistics: np.ndarray | None = field(default=None, repr=False, compare=False)
+    group_sizes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def _stat_p(result: Any) -> tuple[float, float]:
@@ -168,6 +170,7 @@ def correlate(
             n_small,
             n_undefined,
             np.asarray(stats, dtype=np.float64),
+            np.asarray(sizes, dtype=np.int64),
         )
 
     sys_h = np.array([gh.mean() for gh, _ in parts])

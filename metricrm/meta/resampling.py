@@ -101,7 +101,8 @@ def system_level(
     systems-by-segments matrices): the metric comes first, like the scorer-specific array in
     :func:`paired_permutation_test`. A NaN human cell is left out of that system's human mean,
     and of its metric mean with ``cells="scored"`` (the default); ``cells="all"`` averages the
-    metric over every segment of the resample (WMT's system scores). ``corr`` is "pearson",
+    metric over every segment of the resample (WMT's system scores) that the system has (a NaN
+    metric cell, a segment the system did not translate, is left out). ``corr`` is "pearson",
     "spearman" or "kendall" (tau-b; no batched form, so its finalize loops over resamples), or
     any function ``corr(human, metric)`` with the scipy contract (a result with
     ``.statistic``, or a number), called once per resample on the means of the systems that
@@ -129,8 +130,9 @@ def system_level(
         h = np.asarray(human_cols, dtype=np.float64)
         m = np.asarray(metric_cols, dtype=np.float64)
         avail = ~np.isnan(h)
-        m_used = m if every else np.where(avail, m, 0.0)
-        m_count = np.ones_like(m) if every else avail
+        m_avail = ~np.isnan(m) if every else avail
+        m_used = np.where(m_avail, m, 0.0)
+        m_count = m_avail
         return np.concatenate([np.where(avail, h, 0.0), avail, m_used, m_count], axis=1)
 
     def finalize(sums: np.ndarray) -> np.ndarray:

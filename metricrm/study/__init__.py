@@ -15,6 +15,7 @@ from .config import (
 )
 from .meta_evaluate import (
     COLUMNS,
+    CONVENTION_SETTINGS,
     LEVELS,
     POINTWISE_STATISTICS,
     PREFERENCE_STATISTICS,
@@ -24,6 +25,7 @@ from .meta_evaluate import (
 
 __all__ = [
     "COLUMNS",
+    "CONVENTION_SETTINGS",
     "LEVELS",
     "POINTWISE_STATISTICS",
     "PREFERENCE_STATISTICS",

@@ -9,6 +9,7 @@ specs, or both (the command line wins). A file looks like::
     datasets:                      # entries {name, format, path (one or a list), options}
       - {name: darr, format: wmt-darr, path: data/lt-en.json}
     statistics: [tau_like]
+    convention: wmt20              # a benchmark's rules: metricrm, wmt20, wmt23, rewardbench, ...
     n_resamples: 1000
     output: results.csv
 
@@ -31,6 +32,7 @@ from ..core.optional import require
 from ..core.registry import get_scorer, list_scorers
 from ..core.validation import check_choice, check_flag, check_integer, check_number
 from ..data import DATASET_FORMATS, SAMPLE_KINDS, format_loader
+from ..meta import list_conventions
 
 # ------------------------------------------------------------------------------ datasets
 
@@ -212,6 +214,7 @@ class StudyConfig:
     statistics: list[str] | None = None
     levels: list[str] | None = None
     human: list[str] | None = None
+    convention: str | None = None
     n_resamples: int | None = None
     confidence: float | None = None
     seed: int | None = None
@@ -345,6 +348,7 @@ _SCALARS: dict[str, Callable[[str, str, Any], Any]] = {
     "statistics": _text_list,
     "levels": _text_list,
     "human": _text_list,
+    "convention": _choice(*list_conventions()),
     "n_resamples": check_integer,
     "confidence": check_number,
     "seed": check_integer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,10 @@ from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.records import PointwiseItem, PreferencePair
 from ..core.registry import get_scorer
 from ..core.types import Scorer
+from ..core.validation import check_choice, check_integer, check_number
 from ..core.versions import version_label
+from ..meta.clusters import BOUNDARIES, RULES, resolve_rule
+from .totals import ClusterInput, TotalRow, rmbench_rows, section_rows
 
 PREFERENCE_STATISTICS = ("accuracy", "tau_like", "rmbench")
 POINTWISE_STATISTICS = ("pearson", "spearman", "kendall_b", "kendall_c", "acc23", "spa")
@@ -47,39 +50,110 @@ _ROW = {"pearson": meta.PEARSON, "spearman": meta.SPEARMAN}
 _SYSTEM_CORR = {"pearson": "pearson", "spearman": "spearman", "kendall_b": "kendall"}
 
 
+#: Settings a convention decides. In :func:`meta_evaluate` and :class:`MetaEvalConfig` each
+#: defaults to None, "the convention's"; a value given explicitly wins over the convention.
+CONVENTION_SETTINGS = (
+    "n_resamples", "score_ties", "human_tie_policy", "alpha", "cluster_rule", "cluster_boundary",
+)  # fmt: skip
+
+
+def _check_override(key: str, value: Any) -> Any:
+    who = "meta_evaluate"
+    if key == "n_resamples":
+        return check_integer(who, key, value, minimum=1)
+    if key == "alpha":
+        return check_number(who, key, value, above=0.0, maximum=1.0)
+    valid = {
+        "score_ties": ("half", "loss", "drop"),
+        "human_tie_policy": ("exclude", "threshold"),
+        "cluster_rule": RULES,
+        "cluster_boundary": BOUNDARIES,
+    }[key]
+    return check_choice(who, key, value, valid)
+
+
 @dataclass
 class MetaEvalConfig:
-    """Settings shared by every statistic of one ``meta_evaluate`` call."""
+    """Settings shared by every statistic of one ``meta_evaluate`` call.
 
-    n_resamples: int = 1000
+    ``convention`` (a name from :func:`metricrm.meta.list_conventions` or a
+    :class:`~metricrm.meta.Convention`) decides every setting of :data:`CONVENTION_SETTINGS`
+    left at None; a setting given explicitly wins. After construction every such field holds
+    the value in use, ``convention`` is the effective Convention (its name kept, overrides
+    applied) and ``overrides`` lists the settings given that differ from the named convention.
+    A ``cluster_rule`` given without ``cluster_boundary`` takes that rule's own boundary
+    (inclusive for "wmt", strict for "head" and "any").
+    """
+
+    n_resamples: int | None = None
     confidence: float = 0.95
     seed: int = 0
-    score_ties: str = "half"
-    human_tie_policy: str = "exclude"
+    score_ties: str | None = None
+    human_tie_policy: str | None = None
     tie_threshold: float = 0.0
     significance: bool = True
-    alpha: float = 0.05
+    alpha: float | None = None
+    convention: Any = "metricrm"
+    cluster_rule: str | None = None
+    cluster_boundary: str | None = None
+    overrides: tuple[str, ...] = field(default=(), init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.convention, meta.Convention):
+            if not isinstance(self.convention, str) or self.convention not in meta.CONVENTIONS:
+                valid = ", ".join(repr(n) for n in meta.CONVENTIONS)
+                raise ScorerConfigError(
+                    f"meta_evaluate: unknown convention {self.convention!r}; valid names: "
+                    f"{valid}, or a metricrm.meta.Convention"
+                )
+        base = meta.get_convention(self.convention)
+        given = {
+            k: _check_override(k, getattr(self, k))
+            for k in CONVENTION_SETTINGS
+            if getattr(self, k) is not None
+        }
+        if "cluster_rule" in given or "cluster_boundary" in given:
+            rule = given.get("cluster_rule", base.cluster_rule)
+            bound = given.get("cluster_boundary")
+            given["cluster_rule"], given["cluster_boundary"] = resolve_rule(
+                "meta_evaluate", rule, bound
+            )
+        effective = replace(base, **given)
+        self.convention = effective
+        self.overrides = tuple(k for k in CONVENTION_SETTINGS if k in given
+                               and given[k] != getattr(base, k))  # fmt: skip
+        for k in CONVENTION_SETTINGS:
+            setattr(self, k, getattr(effective, k))
 
     def rng(self, *key: Any) -> np.random.Generator:
         """A generator for one statistic: depends on the seed and the row's identity only, so
         adding a scorer or a dataset does not change any other row's interval."""
         return np.random.default_rng([self.seed, zlib.crc32(repr(key).encode("utf-8"))])
 
+    def settings(self) -> dict[str, Any]:
+        """The settings in use, by name (the convention by its name)."""
+        out = {k: getattr(self, k) for k in ("n_resamples", "confidence", "seed", "score_ties",
+               "human_tie_policy", "tie_threshold", "significance", "alpha", "cluster_rule",
+               "cluster_boundary")}  # fmt: skip
+        return {"convention": self.convention.name, **out, "overrides": list(self.overrides)}
+
     @property
     def signature(self) -> str:
-        """Every setting of the run that changes a value, interval or cluster."""
+        """Every setting of the run that changes a value, interval or cluster: the convention's
+        signature (its name and every choice, overrides applied), the overrides by name, and
+        the settings no convention decides."""
         parts = {
-            "n_resamples": self.n_resamples,
+            "overrides": ",".join(self.overrides) or "none",
             "confidence": self.confidence,
             "seed": self.seed,
-            "score_ties": self.score_ties,
-            "human_tie_policy": self.human_tie_policy,
             "tie_threshold": self.tie_threshold,
             "significance": self.significance,
-            "alpha": self.alpha,
         }
         settings = "|".join(f"{k}:{v}" for k, v in parts.items())
-        return f"meta_evaluate|metricrm:{version_label('metricrm')}|{settings}"
+        return (
+            f"meta_evaluate|metricrm:{version_label('metricrm')}|{self.convention.signature}|"
+            f"{settings}"
+        )
 
 
 # ----------------------------------------------------------------------------------- scoring
@@ -211,15 +285,27 @@ def _row(
     }  # fmt: skip
 
 
-def _mean_ci(outcomes: np.ndarray, cfg: MetaEvalConfig, key: tuple, groups: Any = None):
-    """Point estimate and bootstrap interval of the mean of per-item outcomes (NaN excluded)."""
-    if np.isnan(outcomes).all():
+#: Weighted mean of (values, weights) arrays: micro-averaged item-level correlations.
+_WEIGHTED_MEAN = meta.SumStatistic(
+    lambda v, w: np.stack([v * w, w], axis=1),
+    lambda sums: sums[..., 0] / sums[..., 1],
+    name="weighted_mean",
+)
+
+
+def _mean_ci(
+    outcomes: np.ndarray, cfg: MetaEvalConfig, key: tuple, groups: Any = None, weights: Any = None
+):
+    """Point estimate and bootstrap interval of the mean of per-item outcomes (NaN excluded),
+    or of their ``weights``-weighted mean."""
+    if outcomes.size == 0 or np.isnan(outcomes).all():
         return float("nan"), (float("nan"), float("nan"))
+    boot_kw = dict(rng=cfg.rng(*key), n_resamples=cfg.n_resamples, confidence=cfg.confidence)
+    if weights is not None:
+        boot = meta.bootstrap(_WEIGHTED_MEAN, outcomes, np.asarray(weights, float), **boot_kw)
+        return boot.estimate, (boot.low, boot.high)
     method = "counts" if groups is None else "indices"
-    boot = meta.bootstrap(
-        meta.MEAN, outcomes, rng=cfg.rng(*key), n_resamples=cfg.n_resamples,
-        confidence=cfg.confidence, groups=groups, method=method,
-    )  # fmt: skip
+    boot = meta.bootstrap(meta.MEAN, outcomes, groups=groups, method=method, **boot_kw)
     return boot.estimate, (boot.low, boot.high)
 
 
@@ -285,7 +371,45 @@ def _preference_rows(
                          int((~np.isnan(v)).sum()), n_excluded)
                 )  # fmt: skip
                 outcomes_out[(subset, None, "pair", name)] = v
+        totals = _total_rows(stat, outcomes, pairs, subsets, groups_all, dataset, cfg, scorer,
+                             dropped)  # fmt: skip
+        for t in totals:
+            row = _row(scorer, dataset, t.subset, None, t.level, t.statistic, t.value, t.ci,
+                       t.n, t.n_excluded)  # fmt: skip
+            row["note"] = t.note
+            rows.append(row)
+            outcomes_out[(t.subset, None, t.level, t.statistic)] = t.test
     return rows
+
+
+def _total_rows(
+    stat: str,
+    outcomes: np.ndarray,
+    pairs: Sequence[PreferencePair],
+    subsets: np.ndarray,
+    prompts: np.ndarray | None,
+    dataset: str,
+    cfg: MetaEvalConfig,
+    scorer: Entry,
+    dropped: Sequence[str],
+) -> list[TotalRow]:
+    """The benchmark totals a statistic has under the run's convention: RM-Bench's total for
+    "rmbench" (always; its domains too under ``total="domain-mean"``), section scores and a
+    total for "accuracy" under ``total="section-mean"``."""
+    conv = cfg.convention
+    common = dict(convention=conv, n_resamples=cfg.n_resamples, confidence=cfg.confidence,
+                  dropped=dropped)  # fmt: skip
+
+    def rng_for(*key: Any) -> np.random.Generator:
+        return cfg.rng(scorer.name, dataset, *key)
+
+    if stat == "rmbench":
+        difficulty = np.array([p.meta["difficulty"] for p in pairs], dtype=object)
+        return rmbench_rows(outcomes, subsets, difficulty, prompts, rng_for=rng_for,
+                            with_domains=conv.total == "domain-mean", **common)  # fmt: skip
+    if stat == "accuracy" and conv.total == "section-mean":
+        return section_rows(outcomes, subsets, dataset=dataset, rng_for=rng_for, **common)
+    return []
 
 
 # ----------------------------------------------------------------------------- pointwise
@@ -380,11 +504,15 @@ def _pointwise_rows(
                         kwargs["epsilon"] = meta.tie_calibrated_accuracy(
                             h, m, groups=groups[scored]
                         ).epsilon
+                    conv = cfg.convention
                     result = meta.correlate(
-                        h_all, m_all, _CORR[stat], level="item", groups=groups, **kwargs
-                    )
+                        h_all, m_all, _CORR[stat], level="item", groups=groups,
+                        average=conv.item_average, undefined=conv.undefined_groups, **kwargs,
+                    )  # fmt: skip
                     per_group = result.group_statistics
-                    value, ci = _mean_ci(per_group, cfg, rkey)
+                    weights = result.group_sizes if conv.item_average == "micro" else None
+                    value = result.statistic
+                    ci = _mean_ci(per_group, cfg, rkey, weights=weights)[1]
                     # groups without any scored item are not counted as excluded
                     n_unscored = len(set(groups)) - len(set(groups[scored]))
                     excluded = result.n_skipped_small + result.n_skipped_undefined - n_unscored
@@ -437,7 +565,8 @@ def _system_row(
     rkey: tuple,
     arrays_out: dict,
 ) -> dict:
-    """One system-level row: system means over human-scored items, segments resampled."""
+    """One system-level row: system means over human-scored items (or every item, under
+    ``system_cells="all"``), segments resampled."""
     boot = dict(n_resamples=cfg.n_resamples, confidence=cfg.confidence)
     m_mat, _, _ = meta.system_segment_matrix(m_all, systems, groups)
     h_mat, _, _ = meta.system_segment_matrix(h_all, systems, groups)
@@ -460,8 +589,10 @@ def _system_row(
         value = spa(m_cols, h_cols)
         b = meta.bootstrap(spa, m_cols, h_cols, rng=cfg.rng(*rkey, "boot"), **boot)
     else:
-        value = meta.correlate(h_all, m_all, _CORR[stat], level="system", systems=systems).statistic
-        statistic = meta.system_level(_SYSTEM_CORR.get(stat, _CORR[stat]))
+        cells = cfg.convention.system_cells
+        value = meta.correlate(h_all, m_all, _CORR[stat], level="system", systems=systems,
+                               system_cells=cells).statistic  # fmt: skip
+        statistic = meta.system_level(_SYSTEM_CORR.get(stat, _CORR[stat]), cells=cells)
         b = meta.bootstrap(statistic, m_cols, h_cols, rng=cfg.rng(*rkey), **boot)
         if stat in _SYSTEM_CORR:
             arrays_out[("all", key, "system", stat)] = (m_cols, h_cols)
@@ -481,24 +612,33 @@ def _add_clusters(
     if len(names) < 2:
         return
     keys = set.intersection(*(set(arrays[n]) for n in names))
+    conv = cfg.convention
     for key in sorted(keys, key=repr):
         subset, human, level, stat = key
         first = arrays[names[0]][key]
-        if level == "pair":
+        if isinstance(first, ClusterInput):  # benchmark totals, sections, domains
+            statistic, std, shared = first.statistic, first.standardize, first.shared
+            cands = {n: arrays[n][key].candidate for n in names}
+        elif level == "pair":
             statistic, cands, shared, std = meta.MEAN, {n: arrays[n][key] for n in names}, (), False
         elif level == "flat" and stat in _ROW:
             statistic, std = _ROW[stat], True
             cands, shared = {n: arrays[n][key][0] for n in names}, (first[1],)
         elif level == "system":
-            statistic, std = meta.system_level(_SYSTEM_CORR[stat]), True
+            statistic, std = meta.system_level(_SYSTEM_CORR[stat], cells=conv.system_cells), True
             cands, shared = {n: arrays[n][key][0] for n in names}, (first[1],)
         else:
             continue
         try:
-            result = meta.rank_scorers(
-                statistic, cands, *shared, rng=cfg.rng("clusters", dataset, *key),
-                n_resamples=cfg.n_resamples, alpha=cfg.alpha, standardize=std,
-            )  # fmt: skip
+            if level == "system" and stat == "pearson" and conv.system_test == "williams":
+                result = _williams_clusters(cands, first[1], cfg)
+            else:
+                result = meta.rank_scorers(
+                    statistic, cands, *shared, rng=cfg.rng("clusters", dataset, *key),
+                    n_resamples=cfg.n_resamples, alpha=cfg.alpha, standardize=std,
+                    rule=conv.cluster_rule, boundary=conv.cluster_boundary,
+                    plus_one=conv.plus_one, early_stopping=conv.early_stopping,
+                )  # fmt: skip
         except ScorerInputError:  # e.g. a statistic undefined for some scorer: no ranking
             continue
         clusters = result.as_dict()
@@ -511,6 +651,42 @@ def _add_clusters(
                 stat,
             ):
                 row["cluster"] = clusters.get(row["scorer"], np.nan)
+
+
+def _system_means(cols: np.ndarray, human_cols: np.ndarray, cells: str) -> np.ndarray:
+    """Per-system means of (n_segments, n_systems) columns: over human-scored cells, or over
+    every cell the system has ("all")."""
+    keep = ~np.isnan(human_cols) if cells == "scored" else ~np.isnan(cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(keep, cols, 0.0).sum(axis=0) / keep.sum(axis=0)
+
+
+def _williams_clusters(
+    cands: Mapping[str, np.ndarray], human_cols: np.ndarray, cfg: MetaEvalConfig
+) -> meta.ClusterResult:
+    """Clusters from Williams tests between system-level Pearson correlations (WMT up to 2020):
+    p[i, j] is the one-sided p-value of "i correlates better than j", over the systems with a
+    human score."""
+    conv = cfg.convention
+    h = _system_means(human_cols, human_cols, "scored")
+    ok = ~np.isnan(h)
+    if ok.sum() < 4:
+        raise ScorerInputError("meta_evaluate: the Williams test needs at least 4 systems")
+    names = list(cands)
+    means = {n: _system_means(c, human_cols, conv.system_cells)[ok] for n, c in cands.items()}
+    r = np.array([meta.pearson(h[ok], means[n]).statistic for n in names])
+    k = len(names)
+    p = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(i + 1, k):
+            r_ab = meta.pearson(means[names[i]], means[names[j]]).statistic
+            if np.isnan(r[[i, j]]).any() or np.isnan(r_ab):
+                raise ScorerInputError("meta_evaluate: Williams test: a correlation is undefined")
+            one = meta.williams_test(r[i], r[j], r_ab, int(ok.sum())).pvalue
+            lead, lag = (i, j) if r[i] >= r[j] else (j, i)
+            p[lead, lag], p[lag, lead] = one, 1.0 - one
+    return meta.significance_clusters(names, r, p, alpha=conv.alpha, rule=conv.cluster_rule,
+                                      boundary=conv.cluster_boundary)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- main
@@ -539,14 +715,17 @@ def meta_evaluate(
     statistics: Sequence[str] | None = None,
     levels: Sequence[str] | None = None,
     human: str | Sequence[str] | None = None,
-    n_resamples: int = 1000,
+    convention: str | meta.Convention = "metricrm",
+    n_resamples: int | None = None,
     confidence: float = 0.95,
     seed: int = 0,
-    score_ties: str = "half",
-    human_tie_policy: str = "exclude",
+    score_ties: str | None = None,
+    human_tie_policy: str | None = None,
     tie_threshold: float = 0.0,
     significance: bool = True,
-    alpha: float = 0.05,
+    alpha: float | None = None,
+    cluster_rule: str | None = None,
+    cluster_boundary: str | None = None,
     exclude_empty: bool | None = None,
     strict: bool = False,
     cache: Any = None,
@@ -569,9 +748,27 @@ def meta_evaluate(
     (needs ``system`` and ``group``). Lower-is-better scorers are
     negated first, so a larger value always means closer agreement.
 
+    ``convention`` names the benchmark whose rules the run follows
+    (:func:`metricrm.meta.list_conventions`: "metricrm" (default), "wmt20", "wmt23",
+    "rewardbench", "rewardbench2", "rm-bench"; or a :class:`~metricrm.meta.Convention`): tie
+    policies, cluster rule and boundary, permutation p-values (+1, early stopping), item-level
+    averaging, system means, and totals. ``n_resamples``, ``score_ties``, ``human_tie_policy``,
+    ``alpha``, ``cluster_rule`` and ``cluster_boundary`` default to None, "the convention's":
+    a value passed explicitly wins (and is named in ``run_signature``, which names the
+    convention and every choice). Totals: RM-Bench pairs ("rmbench") always get RM-Bench's own
+    total (level "total": domains averaged with equal weight, its two safety files merged), next
+    to the pooled rows (level "pair", subset "all"); under "rm-bench" also a row per merged
+    domain (level "domain"). Under "rewardbench", a dataset whose subsets are RewardBench subsets
+    gets RewardBench's section scores (level "section") and leaderboard total (level "total");
+    under "rewardbench2" the total is the plain mean of the subsets. Totals resample within
+    their domains or subsets. Conventions' fields meta_evaluate does not use: ``best_of_n_ties``
+    (pairs only), ``segment_test`` (acc23 has no clusters here), ``darr_threshold`` (DARR pairs
+    come built) and ``task_average_rescale`` (no averages across datasets).
+
     Every value has a bootstrap percentile interval (items resampled; groups at item level,
     prompts for RM-Bench, segments at system level) with a generator seeded by ``seed`` and the
-    row's identity. With ``significance``, ``cluster`` ranks scorers as WMT does (1 = top).
+    row's identity. With ``significance``, ``cluster`` ranks scorers with paired permutation
+    tests and WMT's cluster rule (1 = top; Williams tests at system level under "wmt20").
     Scores go through the score cache (``cache``: a ScoreCache, a folder, None for the default
     folder, False for none); ``cache_stats`` counts cached and computed items. ``chunk_size``
     defaults to each scorer's preferred chunk (small for model scorers, so an interrupt keeps
@@ -586,8 +783,12 @@ def meta_evaluate(
     """
     import pandas as pd
 
-    cfg = MetaEvalConfig(n_resamples, confidence, seed, score_ties, human_tie_policy,
-                         tie_threshold, significance, alpha)  # fmt: skip
+    cfg = MetaEvalConfig(
+        n_resamples=n_resamples, confidence=confidence, seed=seed, score_ties=score_ties,
+        human_tie_policy=human_tie_policy, tie_threshold=tie_threshold, significance=significance,
+        alpha=alpha, convention=convention, cluster_rule=cluster_rule,
+        cluster_boundary=cluster_boundary,
+    )  # fmt: skip
     datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
     datasets = {k: list(v) for k, v in datasets.items()}  # generators are read once
     entries = _resolve_scorers(scorers)
@@ -636,7 +837,7 @@ def meta_evaluate(
                 rows += _pointwise_rows(entry, name, records, scores, keys, stats, lv, cfg,
                                         len(dropped), out)  # fmt: skip
             arrays[entry.name] = out
-        if significance:
+        if cfg.significance:
             _add_clusters(rows, arrays, cfg, name)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["run_signature"] = cfg.signature

@@ -1,0 +1,93 @@
+"""Summarise a mutmut run per module, counting the mutants reviewed as equivalent.
+
+    mutmut run                                  # writes mutants/**.meta
+    python -m tests.mutation_summary            # the table for docs/testing.md
+    python -m tests.mutation_summary --survivors  # surviving mutants not yet reviewed
+
+Equivalent mutants are the names listed in docs/testing.md (one per line, in the equivalent
+section, as ``- `name`: reason``). A surviving mutant listed there counts as equivalent; one not
+listed is an open survivor; "no tests" mutants (no selected test reaches the function) count as
+survivors too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "testing.md"
+
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255}  # failing test, pytest error, timeout, type check
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def equivalent_names(doc: Path = DOC) -> set[str]:
+    if not doc.is_file():
+        return set()
+    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", doc.read_text("utf-8"), re.M))
+
+
+def results(root: Path = ROOT) -> dict[str, dict[str, int | None]]:
+    """Module name -> {mutant name: exit code} from every ``.meta`` file of the last run."""
+    out: dict[str, dict[str, int | None]] = {}
+    for meta in sorted((root / "mutants").rglob("*.py.meta")):
+        module = str(meta.relative_to(root / "mutants")).removesuffix(".meta")
+        data = json.loads(meta.read_text("utf-8"))
+        out[module] = dict(data.get("exit_code_by_key", {}))
+    return out
+
+
+def table(root: Path = ROOT) -> tuple[str, list[str]]:
+    equivalent = equivalent_names()
+    rows, open_survivors = [], []
+    total: Counter[str] = Counter()
+    for module, codes in results(root).items():
+        if not codes:
+            continue
+        c: Counter[str] = Counter()
+        for name, code in codes.items():
+            if code in KILLED:
+                c["killed"] += 1
+            elif code in SURVIVED or code in NO_TESTS:
+                if name in equivalent:
+                    c["equivalent"] += 1
+                else:
+                    c["survived"] += 1
+                    open_survivors.append(name)
+                    if code in NO_TESTS:
+                        c["no tests"] += 1
+            else:
+                c["other"] += 1
+        total += c
+        rows.append((module, c))
+    lines = [
+        "| module | mutants | killed | survived (of which no test) | equivalent | killed / "
+        "non-equivalent |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for module, c in [*rows, ("**all**", total)]:
+        n = sum(c[k] for k in ("killed", "survived", "equivalent", "other"))
+        rate = c["killed"] / max(1, c["killed"] + c["survived"])
+        lines.append(
+            f"| {module} | {n} | {c['killed']} | {c['survived']} ({c['no tests']}) | "
+            f"{c['equivalent']} | {100 * rate:.1f}% |"
+        )
+    return "\n".join(lines), open_survivors
+
+
+def main(argv: list[str]) -> int:
+    text, open_survivors = table()
+    if "--survivors" in argv:
+        print("\n".join(open_survivors))
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
