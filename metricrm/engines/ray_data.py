@@ -10,7 +10,8 @@ The driver consults the score cache first and sends only the missing items (each
 once); finished blocks stream back to the driver, which writes them to the cache at once (so a
 rerun, or a run resumed after a crash, computes only what is missing) and, when ``output`` is
 given, as Parquet shards (``part-00000.parquet``, ...; items found in the cache go to
-``cached.parquet``) that :func:`read_shards` reads back as one table in input order.
+``cached.parquet``) that :func:`read_shards` reads back as one table in input order. A run
+replaces the shards an earlier run left in ``output``.
 
 Ray restarts an actor that dies and retries its block; rows are keyed by their input position,
 so a retried block can neither duplicate nor lose a row (the driver checks).
@@ -211,6 +212,14 @@ def read_shards(folder: str | os.PathLike) -> Any:
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
 
 
+def _clear_shards(folder: Path) -> None:
+    """Make ``folder`` and remove the shards of an earlier run there (a new run replaces them,
+    as writing a file replaces it); other files are left alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in [*folder.glob("part-*.parquet"), folder / "cached.parquet"]:
+        old.unlink(missing_ok=True)
+
+
 def _write_shard(frame: Any, path: Path) -> None:
     from ..core.results_io import atomic_write
 
@@ -305,7 +314,7 @@ def score_dataset(
         stats.hits += n - sum(1 for k in keys if k not in found)
     folder = None if output is None else Path(output)
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        _clear_shards(folder)
     computed = _run(
         ray, recipe, cls, inputs, todo, keys, num_actors=num_actors,
         cpus=cpus_per_actor, gpus=gpus_per_actor, threads=threads_per_actor,
@@ -350,7 +359,8 @@ def _run(ray, recipe, cls, inputs, todo, keys, **opts) -> dict[str, tuple[float,
         fn_constructor_args=(recipe, opts["chunk_size"], opts["threads"]),
         batch_size=None,  # one whole block per call: blocks were cut along prompts
         batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=opts["num_actors"]),
+        # no more actors than blocks: an idle actor would still load its model
+        compute=ray.data.ActorPoolStrategy(size=min(opts["num_actors"], len(blocks))),
         num_cpus=opts["cpus"],
         num_gpus=opts["gpus"] or None,
     )
