@@ -4,7 +4,8 @@ Each actor builds its scorer once (a model is loaded once per actor) and scores 
 with :func:`~metricrm.core.batching.score_in_chunks`, so a block is cut into the scorer's own
 chunks and token-budget batches exactly as in-process, and a causal LM's responses to one prompt
 stay in one block (their prompt runs once). Blocks hold ``batch_size`` rows: by default enough
-rows to fill a few of the scorer's token budgets (model scorers) or 1,024 (classic metrics).
+rows to fill a few of the scorer's token budgets (model scorers) or 1,024 (classic metrics),
+and fewer when that would leave an actor without at least two blocks.
 
 The driver consults the score cache first and sends only the missing items (each distinct item
 once); finished blocks stream back to the driver, which writes them to the cache at once (so a
@@ -42,6 +43,8 @@ WHO = "score_dataset"
 CLASSIC_BATCH_ROWS = 1024
 #: a block of a model scorer holds about this many of its token budgets
 BUDGETS_PER_BLOCK = 4
+#: by default a run is cut into at least this many blocks per actor (small runs spread too)
+BLOCKS_PER_ACTOR = 2
 
 
 def import_ray(who: str = WHO) -> Any:
@@ -338,7 +341,10 @@ def _run(ray, recipe, cls, inputs, todo, keys, **opts) -> dict[str, tuple[float,
 
     if not todo:
         return {}
-    rows = opts["batch_size"] or _block_rows(cls, opts["settings"], inputs)
+    rows = opts["batch_size"]
+    if rows is None:  # the scorer's own size, but small enough to give every actor work
+        spread = -(-len(todo) // (BLOCKS_PER_ACTOR * opts["num_actors"]))
+        rows = max(1, min(_block_rows(cls, opts["settings"], inputs), spread))
     blocks = plan_chunks(cls, todo, inputs["prompts"], rows)
     frames = []
     for block in blocks:
