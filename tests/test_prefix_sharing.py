@@ -226,9 +226,12 @@ def test_smollm2_shared_prefix_matches_plain_on_hh_rlhf(shared_data):
         "lm_logprob", model=plain.lm.model, tokenizer=plain.lm.tokenizer, share_prefix=True
     )
     want = plain.score(responses, prompts=prompts)
-    for budget in (512, 4096):
+    assert plain.max_tokens_per_batch == 2048
+    for budget in (512, 2048):
         shared.max_tokens_per_batch = budget
+        before = shared.engine.counters["tokens"]
         got = shared.score(responses, prompts=prompts)
         np.testing.assert_allclose(got.scores, want.scores, rtol=0, atol=1e-4)
         np.testing.assert_array_equal(got.details["n_tokens"], want.details["n_tokens"])
-    assert shared.engine.counters["tokens"] < plain.engine.counters["tokens"] * 2 / 1.3
+    # at the same budget, sharing the prompts runs fewer (padded) tokens
+    assert (shared.engine.counters["tokens"] - before) * 1.3 < plain.engine.counters["tokens"]
