@@ -59,6 +59,11 @@ _LAZY = {
     "probes": "metricrm.probes",
     "plotting": "metricrm.plotting",
     "report": "metricrm.report",
+    "engines": "metricrm.engines",
+    "score_dataset": "metricrm.engines:score_dataset",
+    "read_shards": "metricrm.engines:read_shards",
+    "RayEngine": "metricrm.engines:RayEngine",
+    "use_engine": "metricrm.core.batching:use_engine",
 }
 
 

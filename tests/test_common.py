@@ -427,6 +427,7 @@ def _alternatives(name: str) -> dict:
             own["yes_words"] = {"yes_words": ("Yes", "yes")}
             own["no_words"] = {"no_words": ("No", "no")}
         own["allow_untrained_head"] = _untrained()
+        own["quantize"] = {"quantize": "int8"}
         return {**_model_alternatives("lm"), **own}
     if name == "dpo_reward":
         path = models.tiny_causal_lm_path(seed=0)
@@ -440,6 +441,7 @@ def _alternatives(name: str) -> dict:
             "reference_revision": {"reference_revision": "v2"},
             "include_eos": {"include_eos": True},
             "allow_untrained_head": _untrained("policy"),
+            "quantize": {"quantize": "int8"},
         }
     if name == "composite":
         return {"path": {"path": _composite_file(weight=0.25)}}
@@ -464,6 +466,7 @@ def _alternatives(name: str) -> dict:
             "yes_words": {"yes_words": ("Yes", "yes")},
             "no_words": {"no_words": ("No", "no")},
             "allow_untrained_head": _untrained(),
+            "quantize": {"quantize": "int8"},
         }
     if name == "activation_rm":
         return {"path": _activation_rm_kwargs(seed=1)}
@@ -504,7 +507,8 @@ def test_every_setting_changes_the_signature_or_is_score_neutral(name, scorers, 
 def _neutral_values(name: str) -> dict:
     """score-neutral setting -> a value other than the default, to check that it changes
     neither the scores nor the signature."""
-    values: dict = {"n_jobs": 2, "device": "cpu", "max_tokens_per_batch": 16, "max_batch_size": 1}
+    values: dict = {"n_jobs": 2, "device": "cpu", "max_tokens_per_batch": 16, "max_batch_size": 1,
+                    "share_prefix": False}  # fmt: skip
     if name.startswith("bertscore"):
         folder = str(models.scratch_folder("neutral-embeddings"))
         values.update(batch_size=1, embedding_cache_mb=0, embedding_dir=folder)

@@ -27,6 +27,7 @@ LAYERS = {
     "study": 3,
     "weighting": 3,
     "probes": 3,
+    "engines": 3,
     "plotting": 4,
     "report": 4,
     "cli": 5,

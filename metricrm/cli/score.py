@@ -12,7 +12,7 @@ from typing import Any
 
 import metricrm as mr
 
-from ..core.batching import score_in_chunks, score_with_cache
+from ..core.batching import score_in_chunks, score_with_cache, use_engine
 from ..core.cache import CacheStats, ScoreCache
 from ..core.errors import DataFormatError, MetricRMError, ScorerConfigError, ScorerInputError
 from ..core.records import POINTWISE_FIELDS, PREFERENCE_FIELDS, is_messages
@@ -83,6 +83,22 @@ def add_parser(sub: Any) -> None:
         help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)",
     )
     cache.add_argument("--no-cache", action="store_true", help="do not use the score cache")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where to score: in this process (default) or on a Ray cluster (needs the "
+        "`ray` extra); the score cache is consulted first either way",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join with --engine ray (e.g. 127.0.0.1:6379 or auto; default: "
+        "a running one, else a new local one)",
+    )
+    p.add_argument(
+        "--actors", type=int, default=2, metavar="N", help="scoring actors with --engine ray"
+    )
     add_progress_flag(p)
     p.set_defaults(func=cmd_score)
 
@@ -358,6 +374,8 @@ def _check_output(output: str, input_path: Path) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     names = list(args.scorer)
+    if args.actors < 1:
+        raise ScorerConfigError(f"--actors: expected at least 1 (got {args.actors})")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ScorerConfigError(f"--scorer: {', '.join(dupes)} given more than once")
@@ -370,12 +388,20 @@ def cmd_score(args: argparse.Namespace) -> int:
     stats = CacheStats()
     to_stdout = args.output == "-"
     flat = to_stdout or table_format(args.output) == "csv"
+    engine = None
+    if args.engine == "ray":
+        from ..engines import RayEngine
+
+        engine = RayEngine(address=args.address, num_actors=args.actors)
+    elif args.address is not None:
+        raise ScorerConfigError("--address: only with --engine ray")
     try:
-        frame, results = score_frame(
-            scorers, kind, where, items, table=None if args.no_inputs else table,
-            flat_inputs=flat, cache=cache, stats=stats, chunk_size=args.chunk_size,
-            progress=not args.no_progress,
-        )  # fmt: skip
+        with use_engine(engine):
+            frame, results = score_frame(
+                scorers, kind, where, items, table=None if args.no_inputs else table,
+                flat_inputs=flat, cache=cache, stats=stats, chunk_size=args.chunk_size,
+                progress=not args.no_progress,
+            )  # fmt: skip
     except KeyboardInterrupt:
         kept = "no cache was used, nothing is kept" if cache is None else (
             f"{stats.computed} newly scored items are kept in the score cache at {cache.path}; "

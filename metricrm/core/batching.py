@@ -1,10 +1,18 @@
-"""Score long inputs in chunks with a progress bar, keeping what finished if a chunk fails."""
+"""Score long inputs in chunks with a progress bar, keeping what finished if a chunk fails.
+
+An engine that scores elsewhere (a Ray cluster, :mod:`metricrm.engines`) can take over every
+call of :func:`score_in_chunks` and :func:`score_with_cache` -- and so of ``score_pairs`` and
+``meta_evaluate`` -- inside a ``with use_engine(engine):`` block.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -32,6 +40,41 @@ def concat_results(scorer: Scorer, parts: Sequence[ScoreResult]) -> ScoreResult:
         details=details,
         corpus_score=None if corpus is None else float(corpus),
     )
+
+
+class ScoringEngine(Protocol):
+    """Something that scores a whole input for the runners: same arguments, same result, the
+    score cache consulted first when one is given (``stats`` counting hits and new items)."""
+
+    def score(
+        self,
+        scorer: Scorer,
+        responses: list,
+        *,
+        references: Sequence[Any] | None,
+        prompts: Sequence[Any] | None,
+        sources: Sequence[str] | None,
+        cache: ScoreCache | None,
+        stats: CacheStats | None,
+    ) -> ScoreResult: ...
+
+
+_ENGINE: ContextVar[ScoringEngine | None] = ContextVar("metricrm_engine", default=None)
+
+
+@contextmanager
+def use_engine(engine: ScoringEngine | None) -> Iterator[ScoringEngine | None]:
+    """Within the block, the runners (``score_in_chunks``, ``score_with_cache``, so also
+    ``score_pairs`` and ``meta_evaluate``) hand whole inputs to ``engine`` (None: in-process)."""
+    if engine is not None and not callable(getattr(engine, "score", None)):
+        raise ScorerConfigError(
+            f"use_engine: expected an engine with a score(...) method (got {type(engine).__name__})"
+        )
+    token = _ENGINE.set(engine)
+    try:
+        yield engine
+    finally:
+        _ENGINE.reset(token)
 
 
 #: items per chunk when neither the caller nor the scorer chooses
@@ -72,6 +115,59 @@ def _slice(values: Any, start: int, stop: int) -> Any:
     return None if values is None else values[start:stop]
 
 
+def _prompt_key(prompt: Any) -> str:
+    return json.dumps(prompt, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def plan_chunks(
+    scorer: Scorer, indices: Sequence[int], prompts: Sequence[Any] | None, chunk_size: int
+) -> list[list[int]]:
+    """``indices`` cut into chunks of at most ``chunk_size`` items.
+
+    For a scorer with ``groups_by_prompt`` (causal LMs, which run a shared prompt once for all
+    its responses) items with the same prompt are brought together first, in order of first
+    appearance, and a chunk ends between two prompts rather than inside one (a prompt with
+    more than ``chunk_size`` responses is split). Otherwise the chunks follow input order.
+    """
+    indices = list(indices)
+    if prompts is None or not getattr(scorer, "groups_by_prompt", False):
+        return [indices[s : s + chunk_size] for s in range(0, len(indices), chunk_size)]
+    groups: dict[str, list[int]] = {}
+    for i in indices:
+        groups.setdefault(_prompt_key(prompts[i]), []).append(i)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for members in groups.values():
+        for s in range(0, len(members), chunk_size):
+            piece = members[s : s + chunk_size]
+            if current and len(current) + len(piece) > chunk_size:
+                chunks.append(current)
+                current = []
+            current += piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _in_order(scorer: Scorer, parts: list[ScoreResult], positions: list[int]) -> ScoreResult:
+    """Chunk results (covering ``positions``, in chunk order) as one result in input order."""
+    joined = concat_results(scorer, parts)
+    if positions == sorted(positions):
+        return joined
+    order = np.argsort(np.asarray(positions), kind="stable")
+    details = {k: v[order] for k, v in joined.details.items()}
+    corpus_fn = getattr(scorer, "corpus_from_details", None)
+    corpus = corpus_fn(details) if corpus_fn is not None else None
+    return ScoreResult(
+        name=joined.name,
+        scores=joined.scores[order],
+        higher_is_better=joined.higher_is_better,
+        signature=joined.signature,
+        details=details,
+        corpus_score=None if corpus is None else float(corpus),
+    )
+
+
 def score_in_chunks(
     scorer: Scorer,
     responses: Sequence[Text],
@@ -83,42 +179,71 @@ def score_in_chunks(
     progress: bool = True,
     desc: str | None = None,
 ) -> ScoreResult:
-    """Call ``scorer.score`` on successive chunks and join the results.
+    """Call ``scorer.score`` on successive chunks (:func:`plan_chunks`) and join the results
+    in input order.
 
     Lengths are checked on the whole input first so errors name global item indices. If a
-    chunk fails, ``PartialScoringError`` carries the result for every item before it.
-    ``chunk_size`` defaults to the scorer's ``preferred_chunk_size`` (else 256).
+    chunk fails, ``PartialScoringError`` carries the result for every item before the first
+    unfinished one. ``chunk_size`` defaults to the scorer's ``preferred_chunk_size`` (else
+    256). Under :func:`use_engine`, the engine scores instead.
     """
     name = getattr(scorer, "name", type(scorer).__name__)
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
     chunk_size = chunk_size_for(scorer, chunk_size)
+    engine = _ENGINE.get()
+    if engine is not None:
+        inputs = dict(references=references, prompts=prompts, sources=sources)
+        return engine.score(scorer, list(responses), **inputs, cache=None, stats=None)
 
     from tqdm.auto import tqdm
 
     parts: list[ScoreResult] = []
+    positions: list[int] = []
     with tqdm(total=n, desc=desc or name, unit="item", disable=not progress, leave=False) as bar:
-        for start in range(0, n, chunk_size):
-            stop = min(start + chunk_size, n)
+        for idx in plan_chunks(scorer, range(n), prompts, chunk_size):
             try:
                 part = scorer.score(
-                    list(responses[start:stop]),
-                    references=_slice(references, start, stop),
-                    prompts=_slice(prompts, start, stop),
-                    sources=_slice(sources, start, stop),
+                    _at(responses, idx),
+                    references=_at(references, idx),
+                    prompts=_at(prompts, idx),
+                    sources=_at(sources, idx),
                 )
             except Exception as exc:
-                partial = concat_results(scorer, parts) if parts else None
+                done = np.zeros(n, dtype=bool)
+                done[positions] = True
+                start = int(np.argmin(done)) if not done.all() else n
+                partial = None
+                if start:
+                    whole = _in_order(scorer, parts, positions)
+                    rank = np.sort(np.asarray(positions))
+                    keep = np.searchsorted(rank, np.arange(start))
+                    partial = _take(scorer, whole, keep)
                 raise PartialScoringError(
-                    f"{name}: scoring failed in the chunk of items {start}..{stop - 1} "
-                    f"(item numbers in the cause are counted from {start}); "
-                    f"{start} items finished: {exc}",
+                    f"{name}: scoring failed in the chunk of items {idx[0]}..{idx[-1]} "
+                    f"(item numbers in the cause are positions within that chunk); "
+                    f"the first {start} items finished: {exc}",
                     partial,
                     start,
                 ) from exc
             parts.append(part)
-            bar.update(stop - start)
-    return concat_results(scorer, parts)
+            positions += idx
+            bar.update(len(idx))
+    return _in_order(scorer, parts, positions)
+
+
+def _take(scorer: Scorer, result: ScoreResult, idx: np.ndarray) -> ScoreResult:
+    details = {k: v[idx] for k, v in result.details.items()}
+    corpus_fn = getattr(scorer, "corpus_from_details", None)
+    corpus = corpus_fn(details) if corpus_fn is not None else None
+    return ScoreResult(
+        name=result.name,
+        scores=result.scores[idx],
+        higher_is_better=result.higher_is_better,
+        signature=result.signature,
+        details=details,
+        corpus_score=None if corpus is None else float(corpus),
+    )
 
 
 def _at(values: Sequence[Any] | None, idx: Sequence[int]) -> list | None:
@@ -153,6 +278,10 @@ def score_with_cache(
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
     chunk_size = chunk_size_for(scorer, chunk_size)
+    engine = _ENGINE.get()
+    if engine is not None:
+        inputs = dict(references=references, prompts=prompts, sources=sources)
+        return engine.score(scorer, list(responses), **inputs, cache=cache, stats=stats)
     signature = scorer.signature
     uses = used_inputs(scorer)
     keyed = {
@@ -181,8 +310,7 @@ def score_with_cache(
         with tqdm(
             total=len(todo), desc=desc or name, unit="item", disable=not progress, leave=False
         ) as bar:
-            for start in range(0, len(todo), chunk_size):
-                idx = todo[start : start + chunk_size]
+            for idx in plan_chunks(scorer, todo, prompts, chunk_size):
                 try:
                     part = scorer.score(
                         _at(responses, idx),

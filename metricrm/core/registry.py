@@ -225,4 +225,8 @@ def get_scorer(name: str, **config: Any):
         scorer.name = name
     except AttributeError:  # a plugin with a read-only name keeps its own
         pass
+    try:  # how to build it again elsewhere (a Ray actor) without pickling a loaded model
+        scorer.recipe = (name, dict(config))
+    except AttributeError:
+        pass
     return scorer

@@ -14,9 +14,9 @@ from ...core.validation import check_not_empty, check_responses, check_texts
 from ..chat_format import flat_prompt, render_user_turn
 from ..embedding import EmbeddingScorer
 from ..hf_common import warn_truncated
-from ..model_settings import SCORE_NEUTRAL, ModelSettings, expose_model_settings
+from ..model_settings import ModelSettings, expose_model_settings
 from .engine import DEFAULT_LM_TOKENS_PER_BATCH, Encoded, build_lm_engine
-from .scorers import _LMScorer, lm_settings
+from .scorers import LM_SCORE_NEUTRAL, _LMScorer, check_lm_options, lm_settings
 
 DEFAULT_JUDGE_TEMPLATE = (
     "Here is a request and a response to it.\n\n"
@@ -109,9 +109,11 @@ class LMJudge(_LMScorer, EmbeddingScorer):
         prompts = [None] * len(responses) if prompts is None else prompts
         items = []
         for i, (p, r) in enumerate(zip(prompts, responses)):
-            question = _fill(self.judge_template, {"prompt": flat_prompt(p), "response": r})
+            flat = flat_prompt(p)
+            question = _fill(self.judge_template, {"prompt": flat, "response": r})
             text = render_user_turn(e.lm.tokenizer, e.mode, question, e.plain)
-            items.append(e.fit(Encoded(e.lead + e._ids(text), 0), i))
+            # questions about one prompt share the template's head and the prompt
+            items.append(e.fit(Encoded(e.lead + e._ids(text), 0, share=flat), i))
         return items
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
@@ -143,7 +145,7 @@ class PairwiseJudge:
 
     name = "lm_pairwise_judge"
     higher_is_better = True
-    score_neutral = SCORE_NEUTRAL
+    score_neutral = LM_SCORE_NEUTRAL
     model_defaults: dict[str, Any] = {"max_tokens_per_batch": DEFAULT_LM_TOKENS_PER_BATCH}
 
     def __init__(
@@ -153,16 +155,21 @@ class PairwiseJudge:
         *,
         judge_template: str = DEFAULT_PAIRWISE_TEMPLATE,
         labels: tuple[str, str] = ("A", "B"),
+        share_prefix: bool = True,
+        quantize: str = "none",
         **settings: Any,
     ) -> None:
         who = self.name
+        share_prefix, quantize = check_lm_options(who, share_prefix, quantize)
         self.judge_template = _check_template(who, judge_template, ("response_a", "response_b"))
         if len(labels) != 2 or labels[0] == labels[1]:
             raise ScorerConfigError(f"{who}: labels must be two different words (got {labels!r})")
         self.labels = tuple(labels)
         self.options = ModelSettings.build(who, settings, **self.model_defaults)
         self.revision = self.options.revision
-        self.lm, self.engine = build_lm_engine(who, model, tokenizer, self.options)
+        self.lm, self.engine = build_lm_engine(
+            who, model, tokenizer, self.options, share_prefix=share_prefix, quantize=quantize
+        )
         self.label_ids = [self.engine.single_token_ids([w], f"label {w!r}") for w in self.labels]
         if set(self.label_ids[0]) & set(self.label_ids[1]):
             raise ScorerConfigError(f"{who}: the two labels share a token")
@@ -212,7 +219,8 @@ class PairwiseJudge:
                     },
                 )
                 text = render_user_turn(e.lm.tokenizer, e.mode, question, e.plain)
-                items.append(e.fit(Encoded(e.lead + e._ids(text), 0), i))
+                share = flat_prompt(prompts[i])
+                items.append(e.fit(Encoded(e.lead + e._ids(text), 0, share=share), i))
         ids_a, ids_b = self.label_ids
         logp = e.next_token_logprobs(items, ids_a + ids_b)
         k = len(ids_a)

@@ -27,12 +27,18 @@ from .engine import (
     build_lm_engine,
     load_causal_lm,
 )
+from .quantize import QUANTIZATIONS
+
+#: settings of every causal-LM scorer that cannot change a score: prefix sharing agrees with
+#: the plain path to float tolerance (like a batch size), see :mod:`.prefix`
+LM_SCORE_NEUTRAL = SCORE_NEUTRAL | {"share_prefix"}
 
 
 def lm_settings(lm: LoadedLM, engine: LMEngine, options: ModelSettings) -> dict[str, Any]:
     """The signature settings every causal-LM scorer shares: the model's identity, how it was
-    loaded, and how text is formatted and truncated."""
-    return {
+    loaded (``quantize`` only when on, so that float signatures stay as they were), and how
+    text is formatted and truncated."""
+    settings = {
         "model": lm.label,
         "revision": options.revision or "default",
         "dtype": lm.dtype,
@@ -41,6 +47,16 @@ def lm_settings(lm: LoadedLM, engine: LMEngine, options: ModelSettings) -> dict[
         "template": describe_mode(engine.mode, engine.plain),
         "remote_code": options.trust_remote_code,
     }
+    if lm.quantize != "none":
+        settings["quantize"] = f"{lm.quantize}-per-token"
+    return settings
+
+
+def check_lm_options(who: str, share_prefix: Any, quantize: Any) -> tuple[bool, str]:
+    """Checked ``share_prefix`` and ``quantize`` settings."""
+    check_flag(who, "share_prefix", share_prefix)
+    check_choice(who, "quantize", quantize, QUANTIZATIONS)
+    return share_prefix, quantize
 
 
 class _LMScorer(BaseScorer):
@@ -50,17 +66,40 @@ class _LMScorer(BaseScorer):
     requires_model = True
     keep_prompt_messages = True
     backends = ("torch", "transformers")
-    score_neutral = SCORE_NEUTRAL
+    score_neutral = LM_SCORE_NEUTRAL
     uses_inputs = frozenset({"prompts"})
     #: a few batches per chunk: progress moves and an interrupt keeps nearly all finished work
     preferred_chunk_size = 16
+    #: the runners put items with the same prompt in the same chunk (shared prefixes)
+    groups_by_prompt = True
     model_defaults: dict[str, Any] = {"max_tokens_per_batch": DEFAULT_LM_TOKENS_PER_BATCH}
     setting_hints = {"model": MODEL_HINT}
 
-    def __init__(self, model: Any, tokenizer: Any = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        *,
+        share_prefix: bool = True,
+        quantize: str = "none",
+        **settings: Any,
+    ) -> None:
+        share_prefix, quantize = check_lm_options(self.name, share_prefix, quantize)
         self.options = ModelSettings.build(self.name, settings, **self.model_defaults)
         self.revision = self.options.revision
-        self.lm, self.engine = build_lm_engine(self.name, model, tokenizer, self.options)
+        self.lm, self.engine = build_lm_engine(
+            self.name, model, tokenizer, self.options, share_prefix=share_prefix, quantize=quantize
+        )
+
+    @property
+    def share_prefix(self) -> bool:
+        return self.engine.share_prefix
+
+    @share_prefix.setter
+    def share_prefix(self, value: bool) -> None:
+        check_flag(self.name, "share_prefix", value)
+        for engine in self._engines():
+            engine.share_prefix = value
 
     def settings(self) -> dict[str, Any]:
         return lm_settings(self.lm, self.engine, self.options)
@@ -101,6 +140,26 @@ class _LMScorer(BaseScorer):
         return details
 
 
+def encode_responses(
+    engine: LMEngine, responses: Sequence[str], prompts: Sequence[Any] | None, eos: bool
+) -> list[Encoded]:
+    """Each response after its rendered prompt, fitted to ``max_length``; responses to the same
+    prompt share its rendering as their ``share`` key."""
+    e = engine
+    prompts = [None] * len(responses) if prompts is None else prompts
+    rendered: dict[str, str] = {}
+    items = []
+    for i, (p, r) in enumerate(zip(prompts, responses)):
+        key = repr(p)
+        if key not in rendered:
+            rendered[key] = render_prefix(e.lm.tokenizer, e.mode, p, e.plain)
+        prefix = rendered[key]
+        item = e.continuation(prefix, r, append_eos=eos)
+        item.share = prefix
+        items.append(e.fit(item, i))
+    return items
+
+
 class _ResponseLogProb(_LMScorer):
     """Base of the scorers built on the response tokens' log-probabilities."""
 
@@ -114,19 +173,7 @@ class _ResponseLogProb(_LMScorer):
         return {**super().settings(), "include_eos": self.include_eos}
 
     def encode(self, responses: Sequence[str], prompts: Sequence[Any] | None) -> list[Encoded]:
-        e = self.engine
-        prompts = [None] * len(responses) if prompts is None else prompts
-        return [
-            e.fit(
-                e.continuation(
-                    render_prefix(e.lm.tokenizer, e.mode, p, e.plain),
-                    r,
-                    append_eos=self.include_eos,
-                ),
-                i,
-            )
-            for i, (p, r) in enumerate(zip(prompts, responses))
-        ]
+        return encode_responses(self.engine, responses, prompts, self.include_eos)
 
     def response_logprobs(
         self, responses, prompts
@@ -217,6 +264,7 @@ class DPOReward(_LMScorer):
                 reference,
                 reference_tokenizer,
                 replace(self.options, revision=reference_revision),
+                quantize=self.lm.quantize,
             )
             if self.ref.tokenizer.get_vocab() != self.lm.tokenizer.get_vocab():
                 raise ScorerConfigError(
@@ -235,6 +283,7 @@ class DPOReward(_LMScorer):
             truncation_side=self.engine.truncation_side,
             max_tokens_per_batch=self.engine.max_tokens_per_batch,
             max_batch_size=self.engine.max_batch_size,
+            share_prefix=self.engine.share_prefix,
         )
 
     def _engines(self) -> list[LMEngine]:
@@ -255,18 +304,7 @@ class DPOReward(_LMScorer):
 
     def _score(self, responses, *, references, prompts, sources) -> ScoreOutput:
         e = self.engine
-        prompts = [None] * len(responses) if prompts is None else prompts
-        items = [
-            e.fit(
-                e.continuation(
-                    render_prefix(e.lm.tokenizer, e.mode, p, e.plain),
-                    r,
-                    append_eos=self.include_eos,
-                ),
-                i,
-            )
-            for i, (p, r) in enumerate(zip(prompts, responses))
-        ]
+        items = encode_responses(e, responses, prompts, self.include_eos)
         policy = np.array([x.sum() for x in e.token_logprobs(items)])
         if self.ref is self.lm:
             reference = policy.copy()
