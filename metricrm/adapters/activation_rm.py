@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DataFormatError, ModelUnavailableError, ScorerConfigError
+from ..core.errors import DataFormatError, ScorerConfigError
 from ..core.results_io import atomic_write
 from ..core.types import ScoreOutput
 from ..core.versions import package_version
@@ -41,6 +41,7 @@ from .causal_lm.engine import DEFAULT_LM_TOKENS_PER_BATCH
 from .causal_lm.judges import DEFAULT_JUDGE_TEMPLATE, LMJudge
 from .model_location import MODEL_ALIASES, MODEL_HINT
 from .model_settings import SCORE_NEUTRAL, expose_model_settings
+from .saved_folder import read_saved_config
 
 NAME = "activation_rm"
 FORMAT = "metricrm.activation_rm/1"
@@ -378,23 +379,15 @@ class ActivationRewardModel(LMJudge):
         from safetensors.numpy import load_file
 
         folder = Path(folder).expanduser()
-        config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-        for file in (config_file, weights_file):
-            if not file.is_file():
-                raise ModelUnavailableError(
-                    f"{NAME}: {str(folder)!r} is not a saved activation reward model: "
-                    f"{file.name} is missing (expected a folder written by "
-                    "ActivationRewardModel.save)"
-                )
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"{config_file}: invalid JSON at line {exc.lineno}: {exc.msg}"
-            ) from exc
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            got = config.get("format") if isinstance(config, dict) else type(config).__name__
-            raise DataFormatError(f"{config_file}: expected format {FORMAT!r} (got {got!r})")
+        config, weights_file = read_saved_config(
+            NAME,
+            folder,
+            what="a saved activation reward model",
+            writer="ActivationRewardModel.save",
+            config=CONFIG_FILE,
+            weights=WEIGHTS_FILE,
+            format=FORMAT,
+        )
         saved = config["model"]
         location = model if model is not None else saved["location"]
         if location is None:

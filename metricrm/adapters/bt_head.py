@@ -24,7 +24,6 @@ import numpy as np
 
 from ..core.errors import (
     DataFormatError,
-    ModelUnavailableError,
     ScorerConfigError,
     ScorerInputError,
 )
@@ -36,6 +35,7 @@ from ..core.versions import package_version
 from .embedding import EmbeddingScorer
 from .hf_common import warn_truncated
 from .model_location import default_encoder_path
+from .saved_folder import read_saved_config
 from .sentence_encoder import SentenceEncoder
 
 FEATURES = ("response", "prompt", "product", "absdiff")
@@ -258,22 +258,15 @@ class BradleyTerryHead(BaseScorer, EmbeddingScorer):
         from safetensors.numpy import load_file
 
         folder = Path(folder).expanduser()
-        config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-        for file in (config_file, weights_file):
-            if not file.is_file():
-                raise ModelUnavailableError(
-                    f"{NAME}: {str(folder)!r} is not a saved head: {file.name} is missing "
-                    "(expected a folder written by BradleyTerryHead.save)"
-                )
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"{config_file}: invalid JSON at line {exc.lineno}: {exc.msg}"
-            ) from exc
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            got = config.get("format") if isinstance(config, dict) else type(config).__name__
-            raise DataFormatError(f"{config_file}: expected format {FORMAT!r} (got {got!r})")
+        config, weights_file = read_saved_config(
+            NAME,
+            folder,
+            what="a saved head",
+            writer="BradleyTerryHead.save",
+            config=CONFIG_FILE,
+            weights=WEIGHTS_FILE,
+            format=FORMAT,
+        )
         saved = config["encoder"]
         location = encoder
         if location is None:

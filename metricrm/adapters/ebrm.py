@@ -37,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DataFormatError, ModelUnavailableError, ScorerConfigError
+from ..core.errors import DataFormatError, ScorerConfigError
 from ..core.results_io import atomic_write
 from ..core.types import BaseScorer, ScoreOutput
 from ..core.validation import check_integer, check_number
 from ..core.versions import package_version
 from .embedding import check_embedding_scorer
+from .saved_folder import read_saved_config
 
 NAME = "ebrm"
 FORMAT = "metricrm.ebrm/1"
@@ -290,23 +291,15 @@ class EnergyRefinedReward(BaseScorer):
 
         del device  # the energy model is small and runs on the CPU
         folder = Path(folder).expanduser()
-        config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-        for file in (config_file, weights_file):
-            if not file.is_file():
-                raise ModelUnavailableError(
-                    f"{NAME}: {str(folder)!r} is not a saved energy-based refinement: "
-                    f"{file.name} is missing (expected a folder written by "
-                    "EnergyRefinedReward.save)"
-                )
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"{config_file}: invalid JSON at line {exc.lineno}: {exc.msg}"
-            ) from exc
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            got = config.get("format") if isinstance(config, dict) else type(config).__name__
-            raise DataFormatError(f"{config_file}: expected format {FORMAT!r} (got {got!r})")
+        config, weights_file = read_saved_config(
+            NAME,
+            folder,
+            what="a saved energy-based refinement",
+            writer="EnergyRefinedReward.save",
+            config=CONFIG_FILE,
+            weights=WEIGHTS_FILE,
+            format=FORMAT,
+        )
         if base is None:
             spec = config.get("base_spec")
             if not spec:
