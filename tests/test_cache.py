@@ -268,3 +268,21 @@ def test_model_scorers_write_small_chunks_and_count_distinct_items(tmp_path):
         stats=stats,
     )  # fmt: skip
     assert Slow.calls == [2, 2] and stats.computed == 4 and stats.hits == 0
+
+
+def test_resolve_cache_reads_every_form_of_the_cache_argument(tmp_path):
+    from metricrm.core.cache import ScoreCache, resolve_cache
+    from metricrm.core.errors import ScorerConfigError
+
+    assert resolve_cache(False, "x") is None
+    given = ScoreCache(tmp_path / "given")
+    assert resolve_cache(given, "x") is given
+    folder = resolve_cache(str(tmp_path / "folder"), "x")
+    assert isinstance(folder, ScoreCache) and folder.path.parent == tmp_path / "folder"
+    for default in (None, True):
+        assert resolve_cache(default, "x").path == ScoreCache().path
+    with pytest.raises(ScorerConfigError) as err:
+        resolve_cache(3, "probe")
+    assert str(err.value) == (
+        "probe: `cache` must be a ScoreCache, a folder, None (default folder) or False (got int)"
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ScorerConfigError
 from .paths import cache_root
 
 _SCHEMA = """
@@ -163,3 +164,20 @@ class ScoreCache:
                     con.execute("DELETE FROM scores WHERE signature=?", (signature,))
         finally:
             con.close()
+
+
+def resolve_cache(cache: Any, who: str) -> ScoreCache | None:
+    """The score cache a ``cache=`` argument asks for: a ScoreCache as given, a folder, None or
+    True for the default folder, False for none."""
+    if cache is False:
+        return None
+    if cache is None or cache is True:
+        return ScoreCache()
+    if isinstance(cache, ScoreCache):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        return ScoreCache(cache)
+    raise ScorerConfigError(
+        f"{who}: `cache` must be a ScoreCache, a folder, None (default folder) or False "
+        f"(got {type(cache).__name__})"
+    )

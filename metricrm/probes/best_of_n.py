@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from ..core.batching import score_in_chunks, score_with_cache
+from ..core.cache import resolve_cache
 from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.validation import check_integer, check_number
 from ..core.versions import version_label
 from ..meta.resampling import bootstrap_distribution, bootstrap_indices, percentile_interval
 from ._statistics import RATIO, STANDARDISED
-from .measure import resolve_cache
 
 COLUMNS = (
     "pair", "role", "scorer", "n", "kl", "value", "ci_low", "ci_high", "change", "change_low",

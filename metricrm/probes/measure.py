@@ -27,13 +27,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.batching import record_inputs, score_in_chunks, score_pairs, score_with_cache
-from ..core.cache import ScoreCache
+from ..core.cache import ScoreCache, resolve_cache
 from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.records import PointwiseItem, PreferencePair, response_text
 from ..core.types import ScoreResult
@@ -89,22 +88,6 @@ def is_pairwise_judge(scorer: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------ inputs
-
-
-def resolve_cache(cache: Any, who: str = "probe") -> ScoreCache | None:
-    """A ScoreCache from a folder, None (default folder) or False (no cache)."""
-    if cache is False:
-        return None
-    if cache is None or cache is True:
-        return ScoreCache()
-    if isinstance(cache, ScoreCache):
-        return cache
-    if isinstance(cache, (str, Path)):
-        return ScoreCache(cache)
-    raise ScorerConfigError(
-        f"{who}: `cache` must be a ScoreCache, a folder, None (default folder) or False "
-        f"(got {type(cache).__name__})"
-    )
 
 
 def _text(value: Any) -> str:

@@ -11,14 +11,13 @@ import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import meta
 from ..core.batching import record_inputs, score_in_chunks, score_pairs, score_with_cache
-from ..core.cache import CacheStats, ScoreCache
+from ..core.cache import CacheStats, ScoreCache, resolve_cache
 from ..core.errors import ScorerConfigError, ScorerInputError
 from ..core.records import PointwiseItem, PreferencePair
 from ..core.registry import get_scorer
@@ -210,21 +209,6 @@ def _resolve_scorers(scorers: Any) -> list[Entry]:
             "give differently configured copies their own labels: [(label, scorer), ...]"
         )
     return entries
-
-
-def _resolve_cache(cache: Any) -> ScoreCache | None:
-    if cache is False:
-        return None
-    if cache is None or cache is True:
-        return ScoreCache()
-    if isinstance(cache, ScoreCache):
-        return cache
-    if isinstance(cache, (str, Path)):
-        return ScoreCache(cache)
-    raise ScorerConfigError(
-        f"meta_evaluate: `cache` must be a ScoreCache, a folder, None (default folder) or False "
-        f"(got {type(cache).__name__})"
-    )
 
 
 def _scores(
@@ -857,7 +841,7 @@ def meta_evaluate(
     datasets = dict(dataset) if isinstance(dataset, Mapping) else {dataset_name: dataset}
     datasets = {k: list(v) for k, v in datasets.items()}  # generators are read once
     entries = _resolve_scorers(scorers)
-    store = _resolve_cache(cache)
+    store = resolve_cache(cache, "meta_evaluate")
     # Check every dataset against every scorer before scoring anything.
     usable: dict[str, list[Entry]] = {}
     skipped: dict[str, list[Entry]] = {}

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.batching import score_with_cache
+from ..core.cache import resolve_cache
 from ..core.errors import DataFormatError, MetricRMError, ScorerConfigError, ScorerInputError
 from ..core.optional import require
 from ..core.registry import get_scorer
@@ -190,23 +191,6 @@ def check_weights(who: str, weights: Any, labels: Sequence[str]) -> dict[str, fl
     return out
 
 
-def _cache_of(cache: Any) -> Any:
-    from ..core.cache import ScoreCache
-
-    if cache is False:
-        return None
-    if cache is None or cache is True:
-        return ScoreCache()
-    if isinstance(cache, ScoreCache):
-        return cache
-    if isinstance(cache, (str, os.PathLike)):
-        return ScoreCache(cache)
-    raise ScorerConfigError(
-        f"{NAME}: `cache` must be a ScoreCache, a folder, None (the default folder) or False "
-        f"(got {type(cache).__name__})"
-    )
-
-
 @dataclass
 class _Inputs:
     responses: list
@@ -291,7 +275,7 @@ class Composite(BaseScorer):
     @property
     def cache(self) -> Any:
         if self._cache is None and self._cache_setting is not False:
-            self._cache = _cache_of(self._cache_setting)
+            self._cache = resolve_cache(self._cache_setting, NAME)
         return self._cache
 
     def normalizer_digest(self) -> str:
