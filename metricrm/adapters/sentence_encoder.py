@@ -118,7 +118,7 @@ class SentenceEncoder:
 
     def load(self) -> SentenceEncoder:
         if self._model is None:
-            model, tokenizer, _, _ = load_model(
+            model, tokenizer, _, untrained = load_model(
                 self.who,
                 "AutoModel",
                 self.location,
@@ -126,6 +126,17 @@ class SentenceEncoder:
                 dtype="float32",
                 trust_remote_code=False,
             )
+            # the pooler is never used (mean or first-token pooling of the last hidden states)
+            untrained = tuple(n for n in untrained if not n.startswith("pooler."))
+            if untrained:
+                shown = ", ".join(untrained[:8])
+                more = f", ... ({len(untrained)} in all)" if len(untrained) > 8 else ""
+                raise ScorerConfigError(
+                    f"{self.who}: the encoder checkpoint at {self.location!r} does not hold every "
+                    f"weight of {type(model).__name__}: {shown}{more} would be initialised at "
+                    "random, so its embeddings (and every score built on them) would be noise; "
+                    "use a checkpoint of an encoder model"
+                )
             self.max_length = resolve_max_length(self.who, self.max_length, tokenizer, model)
             if tokenizer.pad_token_id is None:
                 raise ScorerConfigError(
