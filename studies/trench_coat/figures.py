@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import metricrm as mr  # noqa: E402
-from metricrm.core.results_io import read_metadata  # noqa: E402
 from metricrm.plotting import (  # noqa: E402
     ForestDisplay,
     HeatmapDisplay,
@@ -177,7 +176,7 @@ def main() -> None:
 
 def write_tables(table: pd.DataFrame, folder: Path) -> None:
     """results.md: one Markdown table per dataset (scorers x statistics), and the samples."""
-    meta = read_metadata(folder / "results.csv") or {}
+    meta = mr.read_metadata(folder / "results.csv") or {}
     order = {s: i for i, s in enumerate(ORDER)}
     table = table.sort_values("scorer", key=lambda c: c.map(order), kind="stable")
     lines = ["# Trench-coat study: every result", "",
