@@ -119,6 +119,12 @@ def main() -> None:
                         if (d, "pair", "accuracy") in present])  # fmt: skip
     save(ForestDisplay.from_frame(pref, panels="dataset", statistic="accuracy"), args.out,
          "forest_preference")  # fmt: skip
+    # the metrics-only pass over the whole preference benchmarks
+    whole = [(f"{d}-whole", None, "pair", "accuracy") for d in PREFERENCE]
+    whole = [r for r in whole if (r[0], r[2], r[3]) in present]
+    if whole:
+        save(ForestDisplay.from_frame(pick(table, whole), panels="dataset", statistic="accuracy"),
+             args.out, "forest_whole")  # fmt: skip
 
     # Do reward models rank like metrics? Kendall tau-b between scorers on the same items:
     # MQM translations (with the human MQM score as one more "scorer"), and the margins
@@ -140,12 +146,24 @@ def main() -> None:
          "correlation_preference", svg=True)  # fmt: skip
 
     rm = pairs[pairs.dataset == "rm-bench"].rename(columns={"subset": "domain"})
-    for s in ("length_chars", "lm_logprob", "lm_judge", "lm_pairwise_judge", "bt_head"):
+    # per-response scorers only: the pairwise judge gives each pair its own P(chosen better),
+    # not one score per response (its hard / normal / easy values are in results.csv)
+    for s in ("length_chars", "lm_logprob", "lm_judge", "bt_head"):
         if rm.empty:  # the run did not reach RM-Bench
             break
         frame = rm.assign(chosen=rm[f"{s}.chosen"], rejected=rm[f"{s}.rejected"])
         save(RMBenchMatrixDisplay.from_scores(frame, title=s), args.out, f"rmbench_{s}",
              svg=s in ("length_chars", "lm_judge", "bt_head"))  # fmt: skip
+
+    # the length baseline on the whole of RM-Bench (read from the shared data: length needs no
+    # model), next to the one-prompt-per-domain matrices above
+    folder = args.shared / "preference" / "rm-bench"
+    if folder.is_dir():
+        bench = mr.data.load_rm_bench(folder)
+        both = mr.score_pairs(mr.get_scorer("length_chars"), bench, cache=False, progress=False)
+        title = f"length_chars, whole RM-Bench ({len(bench)} pairs)"
+        save(RMBenchMatrixDisplay.from_pairs(bench, both.chosen, both.rejected, title=title),
+             args.out, "rmbench_length_chars_whole", svg=True)  # fmt: skip
 
     for s in ("lm_logprob", "bt_head", "chrf"):
         with paper_style():
@@ -185,7 +203,9 @@ def write_tables(table: pd.DataFrame, folder: Path) -> None:
              "`figures.py` from `results.csv`.", ""]  # fmt: skip
     for dataset in dict.fromkeys(table.dataset):
         part = table[(table.dataset == dataset) & table.value.notna()]
-        cols = ["human", "level", "statistic"] if part.human.notna().any() else ["statistic"]
+        cols = ["human"] if part.human.notna().any() else []
+        cols += ["level"] if cols or part.level.nunique() > 1 else []  # RM-Bench: pair, total
+        cols += ["statistic"]
         lines += [f"## {dataset}", "", to_markdown(part, columns=cols, subset="all")]
         subsets = sorted(set(part.subset) - {"all"})
         if subsets and "accuracy" in set(part.statistic):

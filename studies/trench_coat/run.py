@@ -347,7 +347,7 @@ def main() -> None:
         if name == "wmt-mqm-ted-en-de":
             options = {"human": "mqm", "statistics": ["pearson", "kendall_b"]}
         elif name == "summeval":
-            options = {"statistics": ["pearson", "kendall_b"], "levels": ["item", "system"]}
+            options = {"statistics": ["pearson", "kendall_b"], "levels": ["flat", "item", "system"]}
         frame = mr.meta_evaluate(
             scorers, records, dataset_name=name, n_resamples=N_RESAMPLES, seed=SEED,
             cache=cache, progress=False, exclude_empty=True, **options,
