@@ -146,14 +146,18 @@ def main() -> None:
          "correlation_preference", svg=True)  # fmt: skip
 
     rm = pairs[pairs.dataset == "rm-bench"].rename(columns={"subset": "domain"})
-    # per-response scorers only: the pairwise judge gives each pair its own P(chosen better),
-    # not one score per response (its hard / normal / easy values are in results.csv)
     for s in ("length_chars", "lm_logprob", "lm_judge", "bt_head"):
         if rm.empty:  # the run did not reach RM-Bench
             break
         frame = rm.assign(chosen=rm[f"{s}.chosen"], rejected=rm[f"{s}.rejected"])
         save(RMBenchMatrixDisplay.from_scores(frame, title=s), args.out, f"rmbench_{s}",
              svg=s in ("length_chars", "lm_judge", "bt_head"))  # fmt: skip
+    if not rm.empty:  # the pairwise judge gives each pair its own P(chosen better): outcomes
+        p = rm["lm_pairwise_judge.chosen"].to_numpy()
+        outcome = mr.meta.pairwise_outcomes(p, 1.0 - p, score_ties="loss")  # RM-Bench's rule
+        save(RMBenchMatrixDisplay.from_outcomes(rm.assign(outcome=outcome),
+                                                title="lm_pairwise_judge"),
+             args.out, "rmbench_lm_pairwise_judge")  # fmt: skip
 
     # the length baseline on the whole of RM-Bench (read from the shared data: length needs no
     # model), next to the one-prompt-per-domain matrices above
