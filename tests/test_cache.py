@@ -286,3 +286,37 @@ def test_resolve_cache_reads_every_form_of_the_cache_argument(tmp_path):
     assert str(err.value) == (
         "probe: `cache` must be a ScoreCache, a folder, None (default folder) or False (got int)"
     )
+
+
+def test_score_with_cache_and_score_pairs_read_the_cache_argument(tmp_path):
+    """False scores without a cache (nothing written), a folder is a cache there, and any
+    other value is a clear error naming the function (it was an AttributeError)."""
+    from metricrm.core.errors import ScorerConfigError
+
+    folder = tmp_path / "folder"
+    scorer = _Counting()
+    stats = CacheStats()
+    plain = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=False,
+                             progress=False, stats=stats)  # fmt: skip
+    assert scorer.scored == 50 and stats.computed == 50 and not folder.exists()
+    first = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=str(folder),
+                             progress=False)  # fmt: skip
+    again = score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=folder,
+                             progress=False)  # fmt: skip
+    assert scorer.scored == 100  # the second call with the folder read its scores back
+    assert np.array_equal(plain.scores, first.scores) and np.array_equal(first.scores, again.scores)
+
+    pairs = mr.load_sample("preference")
+    length = mr.get_scorer("length_chars")
+    for cache in (False, None):
+        both = mr.score_pairs(length, pairs, cache=cache, progress=False)
+        assert np.array_equal(both.chosen, [len(p.chosen) for p in pairs])
+    cached = mr.score_pairs(length, pairs, cache=str(tmp_path / "pairs"), progress=False)
+    assert np.array_equal(cached.rejected, [len(p.rejected) for p in pairs])
+    assert ScoreCache(tmp_path / "pairs").path.is_file()
+    for call in (
+        lambda: score_with_cache(scorer, RESPONSES, references=REFERENCES, cache=3),
+        lambda: mr.score_pairs(length, pairs, cache=3),
+    ):
+        with pytest.raises(ScorerConfigError, match=r"`cache` must be a ScoreCache.*\(got int\)"):
+            call()

@@ -250,3 +250,77 @@ def test_one_dataset_format_table():
     for name in DATASET_FORMATS:
         kind = "reference" if name == "sample" else "x.json"
         assert parse_dataset_spec(f"{name}:{kind}").format == name
+
+
+#: the modules a user imports: the package and the rooms it exposes by name (``mr.meta``, ...)
+PUBLIC_MODULES = {"metricrm"} | {
+    f"metricrm.{name}" for name, target in mr._LAZY.items() if target == f"metricrm.{name}"
+}
+
+
+def _public_api_misuse(path: Path) -> list[str]:
+    """Imports of non-public metricrm modules, and ``mr.X`` names metricrm does not export."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == "metricrm"
+    }
+    exported = set(dir(mr))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("metricrm"):
+            if node.module not in PUBLIC_MODULES:
+                found.append(f"line {node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.Import):
+            found += [
+                f"line {node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name.startswith("metricrm.") and a.name not in PUBLIC_MODULES
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr not in exported
+        ):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("script", ["run.py", "figures.py"])
+def test_trench_coat_study_uses_the_public_api(script):
+    """The study is written as a user would write it: ``metricrm`` and its public rooms only."""
+    assert {"metricrm.training", "metricrm.plotting", "metricrm.report"} <= PUBLIC_MODULES
+    assert _public_api_misuse(ROOT / "studies" / "trench_coat" / script) == []
+
+
+def test_public_api_check_sees_internal_imports(tmp_path):
+    script = tmp_path / "study.py"
+    script.write_text(
+        "import metricrm as mr\n"
+        "from metricrm.adapters.causal_lm import PairwiseJudge\n"
+        "from metricrm.training import train_bt_head\n"
+        "import metricrm.core.versions\n"
+        "judge = mr.PairwiseJudge\n"
+        "version = mr.no_such_name\n",
+        encoding="utf-8",
+    )
+    assert _public_api_misuse(script) == [
+        "line 2: from metricrm.adapters.causal_lm import ...",
+        "line 4: import metricrm.core.versions",
+        "line 6: mr.no_such_name",
+    ]
+
+
+def test_study_names_are_exported_lazily():
+    from metricrm.adapters.causal_lm import PairwiseJudge
+    from metricrm.core.results_io import read_metadata
+    from metricrm.core.versions import package_version
+
+    assert mr.PairwiseJudge is PairwiseJudge
+    assert mr.read_metadata is read_metadata
+    assert mr.package_version is package_version
+    assert mr.package_version("metricrm") == mr.__version__

@@ -256,6 +256,55 @@ def test_rmbench_from_pairs_on_real_data(shared_data):
     assert res.hard == pytest.approx(np.mean(wins))
 
 
+def test_rmbench_from_outcomes_equals_brute_force_and_from_scores():
+    """Per-pair outcomes (a pairwise judge's): each cell is the mean outcome over prompts, and
+    outcomes made from scores give the matrices of those scores; rows shuffled, same result."""
+    frame = _rmbench_frame(np.random.default_rng(4))
+    outcome = np.where(frame.chosen > frame.rejected, 1.0, 0.0)  # tie = loss, as RM-Bench
+    with_outcomes = frame.assign(outcome=outcome).sample(frac=1.0, random_state=0)
+    d = RMBenchMatrixDisplay.from_outcomes(with_outcomes)
+    ref = RMBenchMatrixDisplay.from_scores(frame)
+    for domain, res in d.matrices_.items():
+        part = with_outcomes[with_outcomes.domain == domain]
+        for i in range(3):
+            for j in range(3):
+                cell = part[(part.chosen_style == i) & (part.rejected_style == j)]
+                assert res.matrix[i, j] == pytest.approx(cell.outcome.mean())
+        assert np.allclose(res.matrix, ref.matrices_[domain].matrix)
+        assert (res.hard, res.normal, res.easy) == pytest.approx(
+            (ref.matrices_[domain].hard, ref.matrices_[domain].normal, ref.matrices_[domain].easy)
+        )
+        assert (res.counts == 5).all()
+    # outcomes a judge gives per pair need not come from per-response scores
+    judge = frame.assign(outcome=0.0)
+    judge.loc[(judge.domain == "chat") & (judge.chosen_style == 0), "outcome"] = 1.0
+    res = RMBenchMatrixDisplay.from_outcomes(judge).matrices_["chat"]
+    assert res.matrix.tolist() == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    assert (res.hard, res.normal, res.easy) == pytest.approx((2 / 3, 1 / 3, 0.0))
+
+
+def test_rmbench_from_outcomes_errors():
+    frame = _rmbench_frame(np.random.default_rng(5)).assign(outcome=1.0)
+    with pytest.raises(DataFormatError, match="prompt 2 lacks the pair of chosen_style 1 and "
+                                              "rejected_style 2"):  # fmt: skip
+        RMBenchMatrixDisplay.from_outcomes(
+            frame[~((frame.prompt_id == 2) & (frame.chosen_style == 1)
+                    & (frame.rejected_style == 2))]  # fmt: skip
+        )
+    with pytest.raises(DataFormatError, match="prompt 0 has more than one row"):
+        RMBenchMatrixDisplay.from_outcomes(pd.concat([frame, frame.iloc[:1]]))
+    with pytest.raises(ScorerInputError, match=r"prompt 0, chosen_style 0, rejected_style 0: "
+                                               r"expected an outcome between 0 and 1 \(got 2.0"):
+        RMBenchMatrixDisplay.from_outcomes(frame.assign(outcome=2.0))
+    with pytest.raises(ScorerInputError, match="outcomes` of shape"):
+        mr.meta.rmbench_matrix_from_outcomes(np.zeros((2, 3, 2)))
+    bad = np.zeros((2, 3, 3))
+    bad[1, 2, 0] = -1.0
+    with pytest.raises(ScorerInputError, match=r"between 0 and 1 \(got -1.0 at prompt 1, "
+                                               r"chosen style 2, rejected style 0\)"):
+        mr.meta.rmbench_matrix_from_outcomes(bad)
+
+
 def test_rmbench_incomplete_prompt_is_an_error():
     frame = _rmbench_frame(np.random.default_rng(2))
     frame = frame[~((frame.prompt_id == 3) & (frame.chosen_style == 2))]

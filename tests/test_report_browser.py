@@ -43,17 +43,28 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
+STUDY = Path(__file__).resolve().parents[1] / "studies" / "trench_coat"
+
+
+@pytest.fixture(scope="module", params=["sample", "trench_coat"])
+def report(request, tmp_path_factory):
+    """The report of a fresh run on the built-in samples, and the report of the committed
+    trench-coat study with its own SVG figures (the README's screenshot)."""
     pytest.importorskip("matplotlib")
     folder = tmp_path_factory.mktemp("browser")
+    out = folder / "report.html"
+    if request.param == "trench_coat":
+        figures = [a for f in sorted((STUDY / "figures").glob("*.svg")) for a in ("--figure", f)]
+        assert figures, "the study's figures/*.svg are committed"
+        argv = ["report", str(STUDY / "results.csv"), "-o", str(out), *map(str, figures)]
+        assert main(argv) == 0
+        return out
     table = mr.meta_evaluate(
         ["bleu", "chrf", "ter", "length_chars"],
         {"reference": mr.load_sample("reference"), "preference": mr.load_sample("preference")},
         n_resamples=100, cache=False, progress=False,
     )  # fmt: skip
     results = mr.write_table(table, folder / "results.csv")
-    out = folder / "report.html"
     assert main(["report", str(results), "-o", str(out)]) == 0
     return out
 

@@ -22,6 +22,8 @@ from .types import Scorer, ScoreResult
 from .validation import check_not_empty, check_sequence
 
 if TYPE_CHECKING:
+    import os
+
     from .cache import CacheStats, ScoreCache
 
 
@@ -257,13 +259,14 @@ def score_with_cache(
     references: Sequence[Any] | None = None,
     prompts: Sequence[Text] | None = None,
     sources: Sequence[str] | None = None,
-    cache: ScoreCache | None = None,
+    cache: ScoreCache | str | os.PathLike | bool | None = None,
     chunk_size: int | None = None,
     progress: bool = True,
     desc: str | None = None,
     stats: CacheStats | None = None,
 ) -> ScoreResult:
-    """Like ``score_in_chunks``, but items already in ``cache`` are not scored again.
+    """Like ``score_in_chunks``, but items already in ``cache`` are not scored again
+    (``cache``: a ScoreCache, a folder, None or True for the default folder, False for none).
 
     Each item is keyed on the scorer's signature and on the inputs the scorer uses (its
     ``uses_inputs``): a source given to chrF does not split its entries, while a judge keeps
@@ -271,10 +274,17 @@ def score_with_cache(
     interrupted run keeps every chunk it finished. ``stats`` (if given) counts cache hits
     and, chunk by chunk, newly computed distinct items.
     """
-    from .cache import ScoreCache, item_key
+    from .cache import item_key, resolve_cache
 
-    cache = cache if cache is not None else ScoreCache()
     name = getattr(scorer, "name", type(scorer).__name__)
+    cache = resolve_cache(cache, who=f"{name} (score_with_cache)")
+    if cache is None:
+        inputs = dict(references=references, prompts=prompts, sources=sources)
+        result = score_in_chunks(scorer, responses, **inputs, chunk_size=chunk_size,
+                                 progress=progress, desc=desc)  # fmt: skip
+        if stats is not None:
+            stats.computed += len(result.scores)
+        return result
     responses = _check_lengths(name, responses, references, prompts, sources)
     n = len(responses)
     chunk_size = chunk_size_for(scorer, chunk_size)
@@ -414,7 +424,7 @@ def score_pairs(
     scorer: Scorer,
     pairs: Sequence[PreferencePair],
     *,
-    cache: ScoreCache | None = None,
+    cache: ScoreCache | str | os.PathLike | bool | None = None,
     chunk_size: int | None = None,
     progress: bool = True,
     desc: str | None = None,
@@ -422,8 +432,9 @@ def score_pairs(
     who: str | None = None,
 ) -> PairScores:
     """Score the chosen and rejected response of every pair in one call (so both sides see the
-    same scorer state), through ``cache`` when one is given. ``who`` names the pairs in errors
-    about their fields (default: the scorer's name)."""
+    same scorer state), through ``cache`` when one is given (a ScoreCache, a folder, or True
+    for the default folder; None or False: no cache). ``who`` names the pairs in errors about
+    their fields (default: the scorer's name)."""
     name = getattr(scorer, "name", type(scorer).__name__)
     pairs = list(pairs)
     if not pairs:
@@ -431,6 +442,10 @@ def score_pairs(
     inputs = pair_inputs(pairs, who=who or name)
     responses = inputs.pop("responses")
     options = dict(chunk_size=chunk_size, progress=progress, desc=desc)
+    if cache is not None:
+        from .cache import resolve_cache
+
+        cache = resolve_cache(cache, who=f"{name} (score_pairs)")
     if cache is None:
         if stats is not None:
             stats.computed += len(responses)

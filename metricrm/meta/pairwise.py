@@ -423,11 +423,38 @@ def rmbench_matrix(chosen: Any, rejected: Any, *, score_ties: str = "loss") -> S
     diff = c[:, :, None] - r[:, None, :]  # (n, i chosen style, j rejected style)
     out = (diff > 0).astype(np.float64)
     out[diff == 0] = _tie_credit(score_ties)
+    return _style_matrix(out)
+
+
+def rmbench_matrix_from_outcomes(outcomes: Any) -> StyleMatrixResult:
+    """RM-Bench's style matrix from per-pair outcomes, for judges that compare two responses
+    instead of scoring each: ``outcomes[n, i, j]`` is 1 if prompt ``n``'s chosen response in
+    style ``i`` won against its rejected response in style ``j``, 0 if it lost (a tie: the
+    credit you give it; NaN: left out), shape (n_prompts, k, k)."""
+    who = "rmbench_matrix_from_outcomes"
+    out = _checks.as_float_array(who, "outcomes", outcomes, ndim=3, allow_nan=True)
+    if out.shape[1] != out.shape[2] or out.shape[1] < 2:
+        raise _checks.ScorerInputError(
+            f"{who}: expected `outcomes` of shape (n_prompts, k, k), k >= 2 (got {out.shape})"
+        )
+    _checks.non_empty(who, out.shape[0], "prompts")
+    bad = ~np.isnan(out) & ((out < 0) | (out > 1))
+    if bad.any():
+        n, i, j = np.argwhere(bad)[0]
+        raise _checks.ScorerInputError(
+            f"{who}: expected outcomes between 0 and 1 (got {float(out[n, i, j])} at prompt {n}, "
+            f"chosen style {i}, rejected style {j})"
+        )
+    return _style_matrix(out)
+
+
+def _style_matrix(out: np.ndarray) -> StyleMatrixResult:
+    """The matrix, difficulty means and counts of (n_prompts, k, k) outcomes (NaN: left out)."""
     counts = (~np.isnan(out)).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         matrix = np.nansum(out, axis=0) / counts
     matrix[counts == 0] = np.nan
-    k = c.shape[1]
+    k = out.shape[1]
     hard = float(matrix[np.triu_indices(k, 1)].mean())
     easy = float(matrix[np.tril_indices(k, -1)].mean())
     normal = float(np.diag(matrix).mean())

@@ -17,6 +17,8 @@ from .style import SEQUENTIAL_CMAP, new_axes, paper_style
 
 #: columns of the per-pair scores frame ``from_scores`` reads
 SCORE_COLUMNS = ("domain", "prompt_id", "chosen_style", "rejected_style", "chosen", "rejected")
+#: columns of the per-pair outcomes frame ``from_outcomes`` reads
+OUTCOME_COLUMNS = ("domain", "prompt_id", "chosen_style", "rejected_style", "outcome")
 
 
 class RMBenchMatrixDisplay(Display):
@@ -48,6 +50,52 @@ class RMBenchMatrixDisplay(Display):
             chosen = _side(who, domain, part, "chosen_style", "chosen")
             rejected = _side(who, domain, part, "rejected_style", "rejected")
             matrices[domain] = meta.rmbench_matrix(chosen, rejected, score_ties=score_ties)
+        return cls(matrices, title=title).plot(ax=ax)
+
+    @classmethod
+    def from_outcomes(cls, frame: Any, *, title: str = "", ax: Any = None) -> RMBenchMatrixDisplay:
+        """For judges that compare two responses (``mr.PairwiseJudge``) instead of scoring
+        each: ``frame`` has one row per RM-Bench pair with columns ``domain, prompt_id,
+        chosen_style, rejected_style`` and ``outcome`` (1: the chosen response won, 0: it
+        lost; a tie gets the credit you give it), e.g. from
+        ``metricrm.meta.pairwise_outcomes``. Every prompt needs all its style pairs."""
+        who = "RMBenchMatrixDisplay.from_outcomes"
+        require_columns(who, frame, OUTCOME_COLUMNS)
+        k = len(RM_BENCH_STYLES)
+        matrices = {}
+        for domain in dict.fromkeys(frame["domain"].astype(str)):
+            part = frame[frame["domain"].astype(str) == domain]
+            cells = part.groupby(["prompt_id", "chosen_style", "rejected_style"])["outcome"]
+            if (cells.size() > 1).any():
+                key = cells.size()[cells.size() > 1].index[0]
+                raise DataFormatError(
+                    f"{who}: domain {domain!r}: prompt {key[0]} has more than one row for "
+                    f"chosen_style {key[1]}, rejected_style {key[2]}"
+                )
+            prompts = list(dict.fromkeys(part["prompt_id"]))
+            out = np.full((len(prompts), k, k), np.nan)
+            where = {pid: n for n, pid in enumerate(prompts)}
+            styles = zip(part["chosen_style"].astype(int), part["rejected_style"].astype(int))
+            for pid, (i, j), v in zip(part["prompt_id"], styles, part["outcome"]):
+                if not (0 <= i < k and 0 <= j < k):
+                    raise DataFormatError(
+                        f"{who}: domain {domain!r}: prompt {pid}: expected styles 0..{k - 1} "
+                        f"(got chosen_style {i}, rejected_style {j})"
+                    )
+                if not 0 <= float(v) <= 1:
+                    raise ScorerInputError(
+                        f"{who}: domain {domain!r}: prompt {pid}, chosen_style {i}, "
+                        f"rejected_style {j}: expected an outcome between 0 and 1 (got {float(v)})"
+                    )
+                out[where[pid], i, j] = v
+            missing = np.argwhere(np.isnan(out))
+            if missing.size:
+                n, i, j = missing[0]
+                raise DataFormatError(
+                    f"{who}: domain {domain!r}: prompt {prompts[n]} lacks the pair of "
+                    f"chosen_style {i} and rejected_style {j}; every prompt needs all its pairs"
+                )
+            matrices[domain] = meta.rmbench_matrix_from_outcomes(out)
         return cls(matrices, title=title).plot(ax=ax)
 
     @classmethod

