@@ -72,6 +72,12 @@ def _recipe(scorer: Any, settings: Mapping[str, Any] | None) -> ScorerRecipe:
     return recipe_for(scorer, settings)
 
 
+def scorer_from_spec(scorer: Any, settings: Mapping[str, Any] | None = None) -> Any:
+    """The scorer a spec names: a composite file, a registered name with settings, or an
+    instance."""
+    return _recipe(scorer, settings).build()
+
+
 async def _read_body(request: Any, limit: int) -> bytes:
     """The body, read no further than ``limit + 1`` bytes (enough to refuse it as too large)."""
     declared = request.headers.get("content-length")
