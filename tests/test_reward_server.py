@@ -320,9 +320,53 @@ def test_remote_scorer_in_the_cache_a_composite_and_meta_evaluate(server, tmp_pa
     assert there.ci_low.tolist() == here.ci_low.tolist()
 
 
+@pytest.mark.slow
 def test_trl_grpo_rewarded_by_a_remote_scorer(server, tmp_path):
-    pytest.importorskip("trl")
-    pytest.skip("written below")
+    """Two GRPO steps on CPU (SmolLM2-135M, two prompts per step, 8-token completions); the
+    reward is chrF to the reference, computed on the server through a RemoteScorer."""
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    import torch
+
+    from metricrm.weighting import trl_reward_function
+
+    from .model_fixtures import smollm2_model_path
+
+    rows = [("Translate to English: Guten Morgen!", "Good morning!"),
+            ("Translate to English: Danke schön.", "Thank you very much."),
+            ("Translate to English: Wie spät ist es?", "What time is it?"),
+            ("Translate to English: Ich habe Hunger.", "I am hungry.")]  # fmt: skip
+    data = datasets.Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": p}] for p, _ in rows],
+        "references": [r for _, r in rows],
+    })  # fmt: skip
+    remote = mr.RemoteScorer(server, token=TOKEN)
+    reward = trl_reward_function(remote, name="remote_chrf")
+    calls = []
+
+    def recorded(prompts, completions, **kwargs):
+        rewards = reward(prompts, completions, **kwargs)
+        calls.append((completions, kwargs["references"], rewards))
+        return rewards
+
+    recorded.__name__ = "remote_chrf"
+    torch.manual_seed(0)
+    args = trl.GRPOConfig(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, num_generations=2,
+        max_completion_length=8, max_steps=2, learning_rate=1e-6, logging_steps=1,
+        save_strategy="no", report_to="none", use_cpu=True, bf16=False, seed=0,
+        log_completions=False, dataloader_num_workers=0,
+    )  # fmt: skip
+    trainer = trl.GRPOTrainer(model=smollm2_model_path(), reward_funcs=[recorded], args=args,
+                              train_dataset=data)  # fmt: skip
+    trainer.train()
+    logs = [row for row in trainer.state.log_history if "reward" in row]
+    assert len(logs) == 2 and len(calls) >= 2
+    chrf = mr.get_scorer("chrf")
+    for completions, refs, rewards in calls:  # the server's rewards are local chrF's
+        texts_ = [c[0]["content"] for c in completions]
+        np.testing.assert_array_equal(rewards, chrf.score(texts_, references=refs).scores)
+    assert logs[-1]["rewards/remote_chrf/mean"] == pytest.approx(np.mean(calls[-1][2]), rel=1e-4)
 
 
 def test_thread_server_speaks_the_same_protocol():
