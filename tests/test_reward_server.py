@@ -165,6 +165,7 @@ def test_token_is_required(server):
 BAD = {
     "malformed JSON": (dict(data=b'{"responses": ["a"'), 400, "request body is not valid JSON"),
     "not an object": (dict(payload=["a"]), 400, "expected a JSON object"),
+    "nested too deeply": (dict(data=b"[" * 50_000), 400, "request body is nested too deeply"),
     "unknown field": (dict(payload={"responses": ["a"], "refs": ["a"]}), 400,
                       "unknown field(s) 'refs'; valid fields: responses, prompts, references"),
     "no responses": (dict(payload={"references": ["a"]}), 400, "expected the field 'responses'"),

@@ -97,6 +97,8 @@ def parse_body(body: bytes, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> 
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError(400, f"{WHO}: request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise RequestError(400, f"{WHO}: request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise RequestError(
             400, f"{WHO}: expected a JSON object with {', '.join(SCORE_FIELDS)} "

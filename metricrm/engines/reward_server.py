@@ -157,7 +157,7 @@ def serve_scorer(
     """
     token = resolve_token(token)
     check_bind(WHO, host, token)
-    check_integer(WHO, "port", port, minimum=0, maximum=65535)
+    check_integer(WHO, "port", port, minimum=1, maximum=65535)
     check_integer(WHO, "replicas", replicas, minimum=1)
     if max_replicas is not None:
         check_integer(WHO, "max_replicas", max_replicas, minimum=replicas)
