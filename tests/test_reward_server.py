@@ -385,3 +385,34 @@ def test_thread_server_speaks_the_same_protocol():
         )
     finally:
         running.stop()
+
+
+def test_cli_thread_server_serves_until_interrupted():
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "metricrm.cli", "serve", "chrf", "--engine", "thread",
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "the server printed no address within 120 s"
+        line = proc.stdout.readline()
+        assert line.startswith("metricrm: serving chrf at http://127.0.0.1:"), line
+        url = line.split(" at ")[1].split()[0]
+        hyps, refs = texts(11, 3)
+        body = _post(url, "/score", {"responses": hyps, "references": refs}, headers={}).json()
+        assert body["scores"] == mr.get_scorer("chrf").score(hyps, references=refs).scores.tolist()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert "metricrm: stopping" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
