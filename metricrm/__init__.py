@@ -65,6 +65,7 @@ _LAZY = {
     "RayEngine": "metricrm.engines:RayEngine",
     "RemoteScorer": "metricrm.adapters.remote:RemoteScorer",
     "RemoteScoringError": "metricrm.core.errors:RemoteScoringError",
+    "BadRequestError": "metricrm.core.errors:BadRequestError",
     "serve_scorer": "metricrm.engines:serve_scorer",
     "use_engine": "metricrm.core.batching:use_engine",
 }

@@ -71,3 +71,11 @@ class RemoteScoringError(MetricRMError, RuntimeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BadRequestError(MetricRMError, ValueError):
+    """A reward server refused a request before scoring it (``status``: the HTTP status)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

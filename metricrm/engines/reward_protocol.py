@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import ScorerInputError
+from ..core.errors import BadRequestError, ScorerInputError
 from ..core.validation import check_not_empty, check_references, check_responses, check_texts
 from ..core.versions import version_label
 
@@ -45,14 +45,6 @@ class Reply:
 
 def error(status: int, message: str, **headers: str) -> Reply:
     return Reply(status, {"error": message}, headers)
-
-
-class RequestError(Exception):
-    """A request refused before scoring; carries its reply."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.reply = error(status, message)
 
 
 @dataclass(frozen=True)
@@ -89,33 +81,33 @@ class Outcome:
 def parse_body(body: bytes, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
     """The JSON object in ``body``, or a 413 (too large) / 400 (not a JSON object)."""
     if len(body) > max_body_bytes:
-        raise RequestError(
-            413, f"{WHO}: request body has more than {max_body_bytes} bytes; send fewer items "
-            "per request"
+        raise BadRequestError(
+            f"{WHO}: request body has more than {max_body_bytes} bytes; send fewer items per "
+            "request", 413,
         )  # fmt: skip
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, f"{WHO}: request body is not valid JSON ({exc})") from None
+        raise BadRequestError(f"{WHO}: request body is not valid JSON ({exc})") from None
     except RecursionError:
-        raise RequestError(400, f"{WHO}: request body is nested too deeply") from None
+        raise BadRequestError(f"{WHO}: request body is nested too deeply") from None
     if not isinstance(payload, dict):
-        raise RequestError(
-            400, f"{WHO}: expected a JSON object with {', '.join(SCORE_FIELDS)} "
+        raise BadRequestError(
+            f"{WHO}: expected a JSON object with {', '.join(SCORE_FIELDS)} "
             f"(got a JSON {type(payload).__name__})"
-        )  # fmt: skip
+        )
     return payload
 
 
 def _check_fields(payload: Mapping[str, Any], allowed: Sequence[str], required: str) -> None:
     unknown = sorted(k for k in payload if k not in allowed)
     if unknown:
-        raise RequestError(
-            400, f"{WHO}: unknown field(s) {', '.join(map(repr, unknown))}; "
+        raise BadRequestError(
+            f"{WHO}: unknown field(s) {', '.join(map(repr, unknown))}; "
             f"valid fields: {', '.join(allowed)}"
-        )  # fmt: skip
+        )
     if payload.get(required) is None:
-        raise RequestError(400, f"{WHO}: expected the field {required!r} (a list)")
+        raise BadRequestError(f"{WHO}: expected the field {required!r} (a list)")
 
 
 def check_request(
@@ -133,8 +125,8 @@ def check_request(
         )  # fmt: skip
         check_not_empty(name, n)
         if n > max_items:
-            raise RequestError(
-                413, f"{WHO}: request has {n} responses; at most {max_items} per request"
+            raise BadRequestError(
+                f"{WHO}: request has {n} responses; at most {max_items} per request", 413
             )
         if request.references is not None:
             check_references(name, request.references, n)
@@ -143,7 +135,7 @@ def check_request(
         if request.sources is not None:
             check_texts(name, "sources", request.sources, n)
     except ScorerInputError as exc:
-        raise RequestError(400, str(exc)) from None
+        raise BadRequestError(str(exc)) from None
     return request
 
 
@@ -170,7 +162,7 @@ def openrlhf_request(scorer: Any, payload: Mapping[str, Any], **limits: Any) -> 
         try:
             check_texts(name, "prompts", prompts, len(check_responses(name, queries)))
         except ScorerInputError as exc:
-            raise RequestError(400, str(exc)) from None
+            raise BadRequestError(str(exc)) from None
         responses = [
             q[len(p) :] if isinstance(q, str) and isinstance(p, str) and q.startswith(p) else q
             for q, p in zip(queries, prompts)
@@ -395,8 +387,8 @@ class RewardService:
                 return ScoreJob(request, lambda o: score_reply(self.scorer, o))
             request = openrlhf_request(self.scorer, payload, **limits)
             return ScoreJob(request, openrlhf_reply)
-        except RequestError as exc:
-            return exc.reply
+        except BadRequestError as exc:
+            return error(exc.status, str(exc))
 
     def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> Reply:
         """Route and score at once (one request per scorer call: no batching)."""
