@@ -387,14 +387,27 @@ def test_thread_server_speaks_the_same_protocol():
         running.stop()
 
 
-def test_cli_thread_server_serves_until_interrupted():
+def test_cli_serves_a_composite_file_until_interrupted(tmp_path):
+    """``metricrm serve reward.json --engine thread`` in a subprocess: the composite's scores
+    over HTTP equal the composite file loaded here; Ctrl-C stops it with status 0."""
     import select
     import signal
     import subprocess
     import sys
 
+    from metricrm.weighting import load_composite
+
+    path = tmp_path / "reward.json"
+    path.write_text(json.dumps({
+        "components": {
+            "chrf": {"scorer": "chrf", "normalizer": {"kind": "zscore", "mean": 40.0, "std": 15.0}},
+            "brevity": {"scorer": "length_chars", "higher_is_better": False,
+                        "normalizer": {"kind": "minmax", "min": -200, "max": 0}},
+        },
+        "weights": {"chrf": 1.0, "brevity": 0.5},
+    }))  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metricrm.cli", "serve", "chrf", "--engine", "thread",
+        [sys.executable, "-m", "metricrm.cli", "serve", str(path), "--engine", "thread",
          "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
@@ -402,11 +415,13 @@ def test_cli_thread_server_serves_until_interrupted():
         ready, _, _ = select.select([proc.stdout], [], [], 120)
         assert ready, "the server printed no address within 120 s"
         line = proc.stdout.readline()
-        assert line.startswith("metricrm: serving chrf at http://127.0.0.1:"), line
+        assert line.startswith(f"metricrm: serving {path} at http://127.0.0.1:"), line
         url = line.split(" at ")[1].split()[0]
         hyps, refs = texts(11, 3)
         body = _post(url, "/score", {"responses": hyps, "references": refs}, headers={}).json()
-        assert body["scores"] == mr.get_scorer("chrf").score(hyps, references=refs).scores.tolist()
+        local = load_composite(path, cache=False).score(hyps, references=refs)
+        assert body["scores"] == local.scores.tolist() and body["signature"] == local.signature
+        assert body["details"]["chrf.raw"] == local.details["chrf.raw"].tolist()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         assert "metricrm: stopping" in proc.stderr.read()
