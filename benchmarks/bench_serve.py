@@ -169,8 +169,8 @@ def main(argv=None) -> dict:
     if "ray" in engines:
         import ray
 
-        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")  # fmt: skip
+        ray.init(address="local", num_cpus=args.cpus, include_dashboard=False,
+                 log_to_driver=False, _node_ip_address="127.0.0.1")  # fmt: skip
         try:
             started = time.perf_counter()
             running = mr.serve_scorer(

@@ -103,7 +103,8 @@ def server():
     # the replicas import this checkout's metricrm and tests (BoomChrF), whatever is installed
     patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.getenv("PYTHONPATH")])))
     patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    # address="local": a new Ray of our own, even when another one runs on this machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1", object_store_memory=200 * 2**20)  # fmt: skip
     try:
         running = mr.serve_scorer(

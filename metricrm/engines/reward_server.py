@@ -152,8 +152,9 @@ def serve_scorer(
     file, or a scorer instance (pickled to the replicas). ``replicas`` fixed replicas, or
     autoscaling between ``replicas`` and ``max_replicas`` when that is larger. Requests that
     arrive within ``batch_wait_timeout_s`` of each other share a scorer call, up to
-    ``max_batch_size`` requests. ``address``: a Ray cluster to join (None: the running one,
-    else a new local one).
+    ``max_batch_size`` requests. ``address``: a Ray cluster to join (None: the one this process
+    or a ``ray start`` on this machine runs, else a new local one; ``"local"``: always a new
+    one).
     """
     token = resolve_token(token)
     check_bind(WHO, host, token)
