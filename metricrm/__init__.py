@@ -66,6 +66,10 @@ _LAZY = {
     "score_dataset": "metricrm.engines:score_dataset",
     "read_shards": "metricrm.engines:read_shards",
     "RayEngine": "metricrm.engines:RayEngine",
+    "RemoteScorer": "metricrm.adapters.remote:RemoteScorer",
+    "RemoteScoringError": "metricrm.core.errors:RemoteScoringError",
+    "BadRequestError": "metricrm.core.errors:BadRequestError",
+    "serve_scorer": "metricrm.engines:serve_scorer",
     "use_engine": "metricrm.core.batching:use_engine",
 }
 

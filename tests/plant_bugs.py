@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+_SERVE = "tests/test_reward_server.py"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,28 @@ BUGS: dict[str, Bug] = {
         "metricrm/data/benchmarks.py",
         (("if isinstance(label, bool) or label not in (1, 2):", "if label not in (1, 2):"),),
         ("tests/test_planted_bugs.py", "tests/test_loaders_preference.py"),
+    ),
+    # the reward server (issue 14): its batching must give each request its own answer
+    "serve-split-offset": Bug(
+        "metricrm/engines/reward_protocol.py",
+        (("Outcome(200, scores[start:stop], part)", "Outcome(200, scores[: stop - start], part)"),),
+        (f"{_SERVE}::test_requests_of_other_shapes_share_a_batch_without_mixing_inputs",),
+    ),
+    "serve-no-retry": Bug(
+        "metricrm/engines/reward_protocol.py",
+        (("                outcomes[i] = score_alone(scorer, requests[i])\n            continue",
+          "                outcomes[i] = Outcome(500, message='batch failed')\n            continue"),),
+        (f"{_SERVE}::test_a_failing_request_in_a_batch_leaves_the_others_their_own_scores",),
+    ),
+    "serve-bisect": Bug(
+        "metricrm/engines/reward_protocol.py",
+        (("            stop = middle\n", "            start = middle\n"),),
+        (f"{_SERVE}::test_a_failing_request_in_a_batch_leaves_the_others_their_own_scores",),
+    ),
+    "serve-open-door": Bug(
+        "metricrm/engines/reward_protocol.py",
+        (("    if not token:\n        return True\n", "    return True\n"),),
+        (f"{_SERVE}::test_thread_server_speaks_the_same_protocol",),
     ),
 }
 

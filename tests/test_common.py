@@ -78,6 +78,26 @@ def _activation_rm_kwargs(seed: int = 0) -> dict:
     return {"path": folder}
 
 
+#: reward servers started for the ``remote`` case; stopped when the module ends
+_SERVERS: list = []
+
+
+def _remote_kwargs() -> dict:
+    """A chrF reward server in a thread of this process (the Ray Serve one has its own tests)."""
+    from metricrm.engines.reward_server import serve_in_thread
+
+    running = serve_in_thread(mr.get_scorer("chrf"))
+    _SERVERS.append(running)
+    return {"url": running.url}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_reward_servers():
+    yield
+    while _SERVERS:
+        _SERVERS.pop().stop()
+
+
 def _ebrm_kwargs(seed: int = 0) -> dict:
     """An energy-based refinement of the tiny reward model, trained briefly on the sample."""
     from metricrm.training import train_ebrm
@@ -131,6 +151,7 @@ CASES: dict[str, dict | object] = {
     "lm_icl_judge": lambda: {"model": models.tiny_causal_lm_path(), "examples": _icl_examples()},
     "activation_rm": _activation_rm_kwargs,
     "ebrm": _ebrm_kwargs,
+    "remote": _remote_kwargs,
 }
 SLOW = {"bertscore_f1", "bertscore_precision", "bertscore_recall", "bt_head"}
 # float32 models: scores may move in the last bits with batch composition
@@ -517,6 +538,8 @@ def _neutral_values(name: str) -> dict:
     if name == "activation_rm":
         # may only name the weights the heads were fitted on (checked on load)
         values.update(model=None, tokenizer=None)
+    if name == "remote":  # another address would be another server; a tokenless one takes any
+        values.update(url=None, token="any", timeout=30.0, max_items_per_request=2)
     if name == "ebrm":
         values.update(base=None)  # may only be the scorer it was trained on (checked on load)
     if name == "bt_head":

@@ -1,7 +1,7 @@
 """The ``metricrm`` command: ``list`` scorers, ``score`` a file, run the built-in ``demo``,
 ``meta-eval`` scorers against human judgments, ``probe`` them for reward hacking, ``compose`` a
-composite reward, ``report`` results as HTML. One module per subcommand; each adds its own parser
-and calls the public API.
+composite reward, ``report`` results as HTML, ``serve`` a scorer as a reward server. One module
+per subcommand; each adds its own parser and calls the public API.
 
 Thin by design: it parses arguments, calls the public API and prints. Errors from metricrm
 (bad input, unknown scorer or setting) print ``metricrm: error: ...`` and exit with status 2.
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..core.errors import MetricRMError
-from . import compose, demo, list_scorers, meta_eval, probe, report, score
+from . import compose, demo, list_scorers, meta_eval, probe, report, score, serve
 
-SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe, compose, report)
+SUBCOMMANDS = (list_scorers, score, demo, meta_eval, probe, compose, report, serve)
 
 
 def quiet_model_loaders() -> None:

@@ -62,3 +62,20 @@ class PartialScoringError(MetricRMError, RuntimeError):
         super().__init__(message)
         self.partial = partial
         self.failed_at = failed_at
+
+
+class RemoteScoringError(MetricRMError, RuntimeError):
+    """A reward server could not be reached, or failed inside its scorer (``status`` holds the
+    HTTP status, None when no answer came)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BadRequestError(MetricRMError, ValueError):
+    """A reward server refused a request before scoring it (``status``: the HTTP status)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

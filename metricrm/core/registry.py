@@ -51,6 +51,7 @@ BUILTIN_SCORERS: dict[str, tuple[str, dict[str, Any]]] = {
     "lm_icl_judge": ("metricrm.adapters.causal_lm:InContextJudge", {}),
     "activation_rm": ("metricrm.adapters.activation_rm:load_activation_rm", {}),
     "ebrm": ("metricrm.adapters.ebrm:load_ebrm", {}),
+    "remote": ("metricrm.adapters.remote:RemoteScorer", {}),
 }
 
 

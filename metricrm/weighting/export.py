@@ -5,6 +5,8 @@
   conversational (lists of messages); extra dataset columns arrive as keyword arguments
   (references, sources, the label that ``by_label`` weights key on). Given TRL's ``log_metric``
   it logs the mean normalised score of each component under ``<name>/<component>``.
+  Any other scorer (a :class:`~metricrm.adapters.remote.RemoteScorer` on a reward server, say)
+  becomes a reward function too: its scores, negated when lower is better.
 - :func:`trl_reward_functions`: one reward function per component (its normalised score) and
   the composite's weights, for ``GRPOConfig(reward_weights=...)``: TRL's weighted sum is then
   the composite's reward (only for composites without gates or label-dependent weights).
@@ -94,13 +96,50 @@ class CompositeReward:
         return result.scores.tolist()
 
 
+class ScorerReward:
+    """Any scorer as a TRL reward function (see :func:`trl_reward_function`)."""
+
+    def __init__(
+        self,
+        scorer: Any,
+        *,
+        name: str | None = None,
+        references: str | None = "references",
+        sources: str | None = None,
+    ) -> None:
+        if not callable(getattr(scorer, "score", None)):
+            raise ScorerConfigError(
+                "trl_reward_function: expected a Composite, a composite file or a Scorer "
+                f"(got {type(scorer).__name__})"
+            )
+        self.scorer = scorer
+        self.__name__ = name or str(getattr(scorer, "name", "reward"))
+        self.references, self.sources = references, sources
+        self.sign = 1.0 if getattr(scorer, "higher_is_better", True) else -1.0
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any):
+        who = f"reward function {self.__name__!r}"
+        n = len(completions)
+        needs = bool(getattr(self.scorer, "requires_references", False))
+        result = self.scorer.score(
+            list(completions),
+            references=_column(who, kwargs, self.references, n, needs),
+            prompts=None if prompts is None else list(prompts),
+            sources=_column(who, kwargs, self.sources, n, False),
+        )
+        return (self.sign * result.scores).tolist()
+
+
 def trl_reward_function(
-    composite: Composite | str | os.PathLike, **options: Any
-) -> CompositeReward:
+    composite: Composite | str | os.PathLike | Any, **options: Any
+) -> CompositeReward | ScorerReward:
     """The composite (or a composite file) as one TRL reward function; ``options``: ``name``
     (TRL logs ``rewards/<name>/mean``), the dataset columns holding ``references``, ``sources``
-    and ``labels``, and ``log_components``."""
-    return CompositeReward(_composite(composite), **options)
+    and ``labels``, and ``log_components``. Any other Scorer gives its scores as rewards
+    (negated when lower is better); its ``options`` are ``name``, ``references``, ``sources``."""
+    if isinstance(composite, (Composite, str, os.PathLike)):
+        return CompositeReward(_composite(composite), **options)
+    return ScorerReward(composite, **options)
 
 
 class ComponentReward:
