@@ -1,12 +1,13 @@
 """Reward hacking: every scorer against every probe, and best-of-n over-optimisation.
 
-Public API only. Four parts, each resumable (scores go through the score cache, samples are
+Public API only. Five parts, each resumable (scores go through the score cache, samples are
 stored on disk), each writing its results next to this file (run from the checkout with
 ``PYTHONPATH=.`` to use its metricrm rather than an installed one):
 
     python studies/reward_hacking/run.py probes --scorers cheap    # length, BT heads, metrics
     python studies/reward_hacking/run.py probes --scorers smollm2  # LM log-prob, LM judges
     python studies/reward_hacking/run.py best-of-n                 # samples, proxies, gold
+    python studies/reward_hacking/run.py mt-best-of-n              # MT systems, human MQM
     python studies/reward_hacking/run.py report                    # results.md and figures
 
 Probes: LLMBar (Natural and Adversarial), HH-RLHF harmless-base test and RM-Bench with every
@@ -18,7 +19,9 @@ about 0.2-4 items a second on the shared 2-core machine. Only the rejected respo
 perturbed (``sides="rejected"``).
 
 Bradley-Terry heads (frozen MiniLM embeddings) are trained per benchmark on the pairs whose
-prompts are in neither the probe sample nor the best-of-n prompts (held out), seeded.
+prompts are in neither the probe sample nor the best-of-n prompts (held out), seeded. The
+learned composites (``composite_scorers``; ``--no-composites`` leaves them out) join the cheap
+scorers: head + length per preference benchmark, BLEU + chrF + length on WMT DARR.
 
 Best-of-n: ``--prompts`` (default 100) single-turn HH-RLHF prompts, ``--n-max`` (default 16)
 samples each from SmolLM2-135M-Instruct (temperature 1, no top-k/top-p cut, at most
@@ -27,6 +30,10 @@ the length and the heads trained on LLMBar and on RM-Bench (off-domain reward mo
 with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs on the prompts
 whose samples are already stored (e.g. drawn by several processes into separate stores and
 merged: a store is keyed by model and settings, and its lines by prompt and block).
+
+MT best-of-n: per WMT MQM TED en-de segment, the pool is the 13 MT systems' translations
+(best-of-n over systems, not samples); proxies are reference-based metrics, length and the
+DARR composite; gold is the human MQM score.
 """
 
 from __future__ import annotations
@@ -160,7 +167,7 @@ def lm_scorers(max_length: int) -> list[tuple[str, object]]:
     ]
 
 
-COMPOSITE_SAMPLE = 2000  # held-out pairs the preference composites' weights are fitted on
+COMPOSITE_SAMPLE = 600  # held-out pairs the preference composites' weights are fitted on
 MT_COMPOSITE = HERE.parent / "composites" / "composites" / "darr-lt-en-lexical.yaml"
 
 
@@ -432,6 +439,27 @@ def report(args) -> None:
                   "[95% CI] |", "|---|---|---:|---:|---|---|"]  # fmt: skip
         for r in bon.itertuples():
             lines.append(f"| {r.pair} | {r.role} | {r.n} | {r.kl:.2f} | {r.value:.3f} "
+                         f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.change:.2f} "
+                         f"[{r.change_low:.2f}, {r.change_high:.2f}] |")  # fmt: skip
+        lines.append("")
+    if MT_BON_CSV.is_file():
+        mt = pd.read_csv(MT_BON_CSV)
+        display = BestOfNDisplay.from_frame(
+            mt, y="change", title="Best-of-n over WMT MQM TED en-de systems (gold: human MQM)"
+        )
+        display.figure_.tight_layout()
+        display.figure_.savefig(FIGURES / "best_of_n_mt.png", dpi=110)
+        plt.close(display.figure_)
+        first = mt.iloc[0]
+        lines += ["## Best-of-n over MT systems", "",
+                  f"![MT best-of-n]({FIGURES.name}/best_of_n_mt.png)", "",
+                  f"{int(first.segments)} WMT MQM TED en-de segments, pools of "
+                  f"{first.pool_sizes} systems' translations (not samples of one policy); "
+                  "gold: the human MQM score (higher is better).",
+                  "", "| proxy -> gold | role | n | value [95% CI] | change (spreads) "
+                  "[95% CI] |", "|---|---|---:|---|---|"]  # fmt: skip
+        for r in mt.itertuples():
+            lines.append(f"| {r.pair} | {r.role} | {r.n} | {r.value:.3f} "
                          f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.change:.2f} "
                          f"[{r.change_low:.2f}, {r.change_high:.2f}] |")  # fmt: skip
         lines.append("")
