@@ -444,9 +444,11 @@ def report(args) -> None:
         lines.append("")
     if MT_BON_CSV.is_file():
         mt = pd.read_csv(MT_BON_CSV)
+        fig, ax = plt.subplots(figsize=(10.5, 4.6))
         display = BestOfNDisplay.from_frame(
-            mt, y="change", title="Best-of-n over WMT MQM TED en-de systems (gold: human MQM)"
+            mt, y="change", ax=ax, title="Best-of-n over WMT MQM TED en-de systems (gold: MQM)"
         )
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         display.figure_.tight_layout()
         display.figure_.savefig(FIGURES / "best_of_n_mt.png", dpi=110)
         plt.close(display.figure_)
