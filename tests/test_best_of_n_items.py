@@ -57,6 +57,11 @@ def test_curve_equals_brute_force_over_every_subset_of_systems(mqm_items, tmp_pa
     assert rows.loc[("gold", 1), "value"] == pytest.approx(
         np.mean([it.human["mqm"] for it in mqm_items]))  # fmt: skip
     assert set(frame.pair) == {"chrf -> mqm"} and (frame.n_unscored_dropped == 0).all()
+    # pools are the groups, wherever their items stand in the list
+    shuffled = [mqm_items[i] for i in np.random.default_rng(0).permutation(len(mqm_items))]
+    again = best_of_n_items(shuffled, mr.get_scorer("chrf"), "mqm", [1, 2, 4, 13],
+                            n_resamples=50, cache=tmp_path, progress=False)  # fmt: skip
+    assert np.allclose(again["value"], frame["value"])
 
 
 def test_lower_is_better_gold_and_a_scorer_as_gold(mqm_items):
