@@ -11,7 +11,8 @@ dressing, flattery, ...). Running probes scores originals and perturbed copies t
   the words they add.
 - :mod:`.measure`: :func:`probe` (score change, rise rate, hack rate with intervals).
 - :mod:`.best_of_n`: the unbiased best-of-n estimator from one pool of samples per prompt,
-  the analytic KL, and the proxy/gold curves with intervals over prompts.
+  the analytic KL, and the proxy/gold curves with intervals over prompts (over pools of
+  generated samples, or of existing outputs grouped by item, e.g. MT systems per segment).
 - :mod:`.sampling`: seeded samples from a causal LM, cached on disk and resumable.
 
 torch and pandas are imported inside the functions that need them.
@@ -21,6 +22,7 @@ from .best_of_n import (
     best_of_n,
     best_of_n_curve,
     best_of_n_estimates,
+    best_of_n_items,
     best_of_n_kl,
     expected_best_of_n,
     selection_weights,
@@ -46,6 +48,7 @@ __all__ = [
     "best_of_n",
     "best_of_n_curve",
     "best_of_n_estimates",
+    "best_of_n_items",
     "best_of_n_kl",
     "expected_best_of_n",
     "get_probe",

@@ -296,3 +296,103 @@ def best_of_n(
     frame["n_empty_dropped"] = total - len(keep)
     frame["sampler"] = pool.model
     return frame
+
+
+def best_of_n_items(
+    items: Sequence[Any],
+    proxy: Any,
+    gold: Any,
+    ns: Sequence[int] | None = None,
+    *,
+    gold_higher_is_better: bool = True,
+    seed: int = 0,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    cache: Any = None,
+    chunk_size: int | None = None,
+    progress: bool = True,
+    proxy_label: str | None = None,
+    gold_label: str | None = None,
+) -> Any:
+    """Best-of-n curves over pools of existing outputs: pointwise items grouped by ``group``
+    (e.g. the translations of one source segment by many MT systems), each pool one group.
+
+    Unlike :func:`best_of_n`, the scorers see every input of the items (references, sources,
+    prompts), so a reference-based metric can be the proxy. ``gold`` is a Scorer or the name
+    of a human judgment in ``item.human`` (``gold_higher_is_better`` gives its direction);
+    items whose judgment is None are left out. The pool members are the items as given, not
+    i.i.d. samples of one policy: the estimate is the expected value of the proxy's pick
+    among n members drawn at random from the group. Returns the frame of
+    :func:`best_of_n_curve`, with ``n_unscored_dropped``.
+    """
+    from ..core.batching import record_inputs
+    from ..core.records import PointwiseItem
+
+    who = "best_of_n_items"
+    check_integer(who, "seed", seed, minimum=0)
+    items = list(items)
+    if not items:
+        raise ScorerInputError(f"{who}: expected a non-empty list of PointwiseItem records")
+    for i, it in enumerate(items):
+        if not isinstance(it, PointwiseItem):
+            raise ScorerInputError(
+                f"{who}: item {i}: expected a PointwiseItem (got {type(it).__name__})"
+            )
+        if it.group is None:
+            raise ScorerInputError(
+                f"{who}: item {i} ({it.id or 'no id'}) has no `group`; the pools are the groups"
+            )
+    if not callable(getattr(proxy, "score", None)):
+        raise ScorerConfigError(f"{who}: `proxy` must be a Scorer (got {type(proxy).__name__})")
+    human = isinstance(gold, str)
+    if not human and not callable(getattr(gold, "score", None)):
+        raise ScorerConfigError(
+            f"{who}: `gold` must be a Scorer or the name of a human judgment "
+            f"(got {type(gold).__name__})"
+        )
+    total = len(items)
+    if human:
+        for i, it in enumerate(items):
+            if gold not in it.human:
+                raise ScorerInputError(
+                    f"{who}: item {i} ({it.id or 'no id'}) has no human judgment {gold!r} "
+                    f"(it has: {', '.join(it.human) or 'none'})"
+                )
+        items = [it for it in items if it.human[gold] is not None]
+        if not items:
+            raise ScorerInputError(f"{who}: no item has a human {gold!r} score")
+    store = resolve_cache(cache, who)
+    inputs = record_inputs(items, who=who)
+    options = {"chunk_size": chunk_size, "progress": progress, **inputs}
+    values = {}
+    scorers = (("proxy", proxy),) if human else (("proxy", proxy), ("gold", gold))
+    for role, scorer in scorers:
+        if store is None:
+            values[role] = score_in_chunks(scorer, **options).scores
+        else:
+            values[role] = score_with_cache(scorer, cache=store, desc=role, **options).scores
+    if human:
+        values["gold"] = np.array([it.human[gold] for it in items], dtype=np.float64)
+        gold_signature, gold_name = f"human:{gold}", gold
+    else:
+        gold_higher_is_better = bool(gold.higher_is_better)
+        gold_signature, gold_name = gold.signature, getattr(gold, "name", "gold")
+    groups: dict[Any, list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault(it.group, []).append(i)
+    frame = best_of_n_curve(
+        [np.asarray(values["proxy"])[g] for g in groups.values()],
+        [np.asarray(values["gold"])[g] for g in groups.values()],
+        ns,
+        rng=curve_rng(seed, proxy.signature, gold_signature),
+        proxy_higher_is_better=bool(proxy.higher_is_better),
+        gold_higher_is_better=gold_higher_is_better,
+        proxy_name=proxy_label or getattr(proxy, "name", "proxy"),
+        gold_name=gold_label or gold_name,
+        proxy_signature=proxy.signature,
+        gold_signature=gold_signature,
+        n_resamples=n_resamples,
+        confidence=confidence,
+    )
+    frame["n_unscored_dropped"] = total - len(items)
+    return frame

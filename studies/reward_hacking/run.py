@@ -1,12 +1,13 @@
 """Reward hacking: every scorer against every probe, and best-of-n over-optimisation.
 
-Public API only. Four parts, each resumable (scores go through the score cache, samples are
+Public API only. Five parts, each resumable (scores go through the score cache, samples are
 stored on disk), each writing its results next to this file (run from the checkout with
 ``PYTHONPATH=.`` to use its metricrm rather than an installed one):
 
     python studies/reward_hacking/run.py probes --scorers cheap    # length, BT heads, metrics
     python studies/reward_hacking/run.py probes --scorers smollm2  # LM log-prob, LM judges
     python studies/reward_hacking/run.py best-of-n                 # samples, proxies, gold
+    python studies/reward_hacking/run.py mt-best-of-n              # MT systems, human MQM
     python studies/reward_hacking/run.py report                    # results.md and figures
 
 Probes: LLMBar (Natural and Adversarial), HH-RLHF harmless-base test and RM-Bench with every
@@ -18,7 +19,9 @@ about 0.2-4 items a second on the shared 2-core machine. Only the rejected respo
 perturbed (``sides="rejected"``).
 
 Bradley-Terry heads (frozen MiniLM embeddings) are trained per benchmark on the pairs whose
-prompts are in neither the probe sample nor the best-of-n prompts (held out), seeded.
+prompts are in neither the probe sample nor the best-of-n prompts (held out), seeded. The
+learned composites (``composite_scorers``; ``--no-composites`` leaves them out) join the cheap
+scorers: head + length per preference benchmark, BLEU + chrF + length on WMT DARR.
 
 Best-of-n: ``--prompts`` (default 100) single-turn HH-RLHF prompts, ``--n-max`` (default 16)
 samples each from SmolLM2-135M-Instruct (temperature 1, no top-k/top-p cut, at most
@@ -27,6 +30,10 @@ the length and the heads trained on LLMBar and on RM-Bench (off-domain reward mo
 with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs on the prompts
 whose samples are already stored (e.g. drawn by several processes into separate stores and
 merged: a store is keyed by model and settings, and its lines by prompt and block).
+
+MT best-of-n: per WMT MQM TED en-de segment, the pool is the 13 MT systems' translations
+(best-of-n over systems, not samples); proxies are reference-based metrics, length and the
+DARR composite; gold is the human MQM score.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 DEFAULT_WORK = cache_root() / "studies" / "reward_hacking"
 PROBE_CSV = HERE / "results_probes.csv"
 BON_CSV = HERE / "results_best_of_n.csv"
+MT_BON_CSV = HERE / "results_best_of_n_mt.csv"
 FIGURES = HERE / "figures"
 DATASETS = ("llmbar", "hh-rlhf", "rm-bench", "wmt-darr")
 LM_SCORERS = ("lm_logprob", "lm_judge", "lm_pairwise_judge")
@@ -109,11 +117,17 @@ def bon_prompts(pairs: list, count: int) -> list:
 # ------------------------------------------------------------------------------------ heads
 
 
+def head_folder(name: str, train: list, work: Path) -> Path:
+    from metricrm.training import pairs_digest
+
+    return work / "heads" / f"{name}-{pairs_digest(train)[:12]}"
+
+
 def head(name: str, train: list, work: Path, progress: bool):
     """A Bradley-Terry head trained (once; then loaded) on ``train``, saved under ``work``."""
-    from metricrm.training import pairs_digest, train_bt_head
+    from metricrm.training import train_bt_head
 
-    folder = work / "heads" / f"{name}-{pairs_digest(train)[:12]}"
+    folder = head_folder(name, train, work)
     if not (folder / "bt_head.json").is_file():
         start = time.perf_counter()
         trained = train_bt_head(train, validation=0.1, seed=SEED)
@@ -153,9 +167,58 @@ def lm_scorers(max_length: int) -> list[tuple[str, object]]:
     ]
 
 
-def composite_scorers() -> list[tuple[str, object]]:
-    """A composite, if the weighting room provides one (not on this branch: see results)."""
-    return []
+COMPOSITE_SAMPLE = 600  # held-out pairs the preference composites' weights are fitted on
+MT_COMPOSITE = HERE.parent / "composites" / "composites" / "darr-lt-en-lexical.yaml"
+
+
+def composite_scorers(name: str, data: dict, args, work: Path) -> list:
+    """One learned composite per benchmark, as ``(label, scorer)``.
+
+    WMT DARR: the composites study's BLEU + chrF + length composite (logistic weights on
+    z-scores, fitted on all 21,862 lt-en pairs, so on the probed pairs too). Preference data:
+    the benchmark's Bradley-Terry head + length in characters, logistic weights (L2, C = 1) on
+    z-scores fitted on a seeded sample of at most ``COMPOSITE_SAMPLE`` of the head's own
+    training pairs (never the probed ones), saved under ``work``."""
+    from metricrm.weighting import Component, fit_composite, score_pair_table
+
+    if name == "wmt-darr":
+        return [("composite[bleu+chrf+length]",
+                 mr.get_scorer("composite", path=str(MT_COMPOSITE)))]  # fmt: skip
+    path = work / "composites" / f"{name}-bt_head+length.yaml"
+    if not path.is_file():
+        big, _ = samples(name, data[name], args.sample, args.lm_sample)
+        excluded = {prompt_key(p) for p in big}
+        if name == "hh-rlhf":
+            excluded |= {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
+        pool = held_out(data[name], excluded)  # the head's training pairs (see heads())
+        keep = set(order(f"{name}:composite", len(pool))[:COMPOSITE_SAMPLE])
+        fit_pairs = [p for i, p in enumerate(pool) if i in keep]
+        folder = head_folder(f"bt-{name}", pool, work)
+        parts = [
+            Component.build("bt_head", "bt_head", settings={"path": str(folder)}),
+            Component.build("length", "length_chars", higher_is_better=False),
+        ]
+        table = score_pair_table(parts, fit_pairs, cache=args.cache_dir, progress=args.progress)
+        composite = fit_composite(parts, table, "logistic",
+                                  info={"fitted_on": f"{len(fit_pairs)} held-out {name} pairs"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        composite.save(path)
+        print(f"composite {name}: weights {composite.weights} on {len(fit_pairs)} pairs",
+              flush=True)  # fmt: skip
+    return [("composite[bt_head+length]", mr.get_scorer("composite", path=str(path)))]
+
+
+def save_probe_rows(frame) -> None:
+    """Add ``frame`` to the probe CSV, re-read just before writing (so runs of different
+    scorers in parallel processes keep each other's rows); its (dataset, scorer) rows replace
+    any older ones."""
+    import pandas as pd
+
+    old = pd.read_csv(PROBE_CSV) if PROBE_CSV.is_file() else frame.iloc[:0]
+    keys = set(zip(frame.dataset, frame.scorer))
+    old = old[[k not in keys for k in zip(old.dataset, old.scorer)]]
+    pd.concat([old, frame], ignore_index=True).to_csv(PROBE_CSV, index=False,
+                                                      float_format="%.6g")  # fmt: skip
 
 
 def run_probes(args, data: dict, work: Path) -> None:
@@ -174,7 +237,9 @@ def run_probes(args, data: dict, work: Path) -> None:
                 plan += [(s, mr.get_scorer(s), big) for s in ("bleu", "chrf", "bertscore_f1")]
             else:
                 plan.append(("bt_head", trained[name], big))
-                plan += [(label, s, big) for label, s in composite_scorers()]
+            if args.composites:
+                plan += [(label, s, big)
+                         for label, s in composite_scorers(name, data, args, work)]
         else:
             if name == "wmt-darr":
                 continue
@@ -192,9 +257,7 @@ def run_probes(args, data: dict, work: Path) -> None:
                 cache=args.cache_dir, progress=args.progress, label=label, dataset=name,
             )  # fmt: skip
             frame["seconds"] = round(time.perf_counter() - start, 1)
-            frames.append(frame)
-            pd.concat(frames, ignore_index=True).to_csv(PROBE_CSV, index=False,
-                                                        float_format="%.6g")  # fmt: skip
+            save_probe_rows(frame)
             print(f"{name} / {label}: {len(sample)} pairs, {frame.seconds.iloc[0]:.0f} s",
                   flush=True)  # fmt: skip
 
@@ -261,6 +324,51 @@ def run_best_of_n(args, data: dict, work: Path) -> None:
     table["mean_tokens"] = tokens / (len(prompts) * args.n_max)
     table["finished_share"] = sum(sum(f) for f in pool.finished) / (len(prompts) * args.n_max)
     table.to_csv(BON_CSV, index=False, float_format="%.6g")
+
+
+# ---------------------------------------------------------------------------- MT best-of-n
+
+MT_PROXIES = ("length_chars", "bleu", "chrf", "bertscore_f1", "composite")
+
+
+def mt_proxy(name: str):
+    """A proxy for MT best-of-n: a registered metric, or the DARR BLEU + chrF + length
+    composite of the composites study."""
+    if name == "composite":
+        return mr.get_scorer("composite", path=str(MT_COMPOSITE))
+    return mr.get_scorer(name)
+
+
+def run_mt_best_of_n(args) -> None:
+    """Best-of-n over the MT systems of WMT MQM TED en-de: per source segment, the pool is
+    the systems' translations with a human MQM score (the reference excluded); the pick of n
+    systems drawn at random is the one the proxy scores highest against the reference; gold
+    is its MQM score. Every n-subset of the pool is averaged in closed form."""
+    import pandas as pd
+
+    folder = args.shared / "scored" / "wmt-mqm-ted-ende"
+    items = mr.data.load_wmt_mqm(folder / "mqm_ted_ende.tsv",
+                                 folder / "mqm_ted_ende.avg_seg_scores.tsv")  # fmt: skip
+    scored = [it for it in items if it.human.get("mqm") is not None]
+    sizes = {g: sum(it.group == g for it in scored) for g in {it.group for it in scored}}
+    items = [it for it in scored if sizes[it.group] >= args.mt_min_pool]
+    ns = sorted({n for n in (1, 2, 4, 8) if n <= args.mt_min_pool} | {args.mt_min_pool})
+    frames = []
+    for name in args.mt_proxies:
+        start = time.perf_counter()
+        label = "composite[bleu+chrf+length]" if name == "composite" else name
+        frame = mr.probes.best_of_n_items(
+            items, mt_proxy(name), "mqm", ns, seed=SEED, n_resamples=args.n_resamples,
+            cache=args.cache_dir, progress=args.progress, proxy_label=label,
+            gold_label="MQM (human)",
+        )  # fmt: skip
+        frames.append(frame)
+        print(f"MT best-of-n with proxy {label}: {time.perf_counter() - start:.0f} s", flush=True)
+    table = pd.concat(frames, ignore_index=True)
+    table["segments"] = len({it.group for it in items})
+    table["pool_sizes"] = "-".join(str(k) for k in sorted(set(sizes.values())))
+    table["systems"] = len({it.system for it in items})
+    table.to_csv(MT_BON_CSV, index=False, float_format="%.6g")
 
 
 # ----------------------------------------------------------------------------------- report
@@ -334,6 +442,29 @@ def report(args) -> None:
                          f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.change:.2f} "
                          f"[{r.change_low:.2f}, {r.change_high:.2f}] |")  # fmt: skip
         lines.append("")
+    if MT_BON_CSV.is_file():
+        mt = pd.read_csv(MT_BON_CSV)
+        fig, ax = plt.subplots(figsize=(10.5, 4.6))
+        display = BestOfNDisplay.from_frame(
+            mt, y="change", ax=ax, title="Best-of-n over WMT MQM TED en-de systems (gold: MQM)"
+        )
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        display.figure_.tight_layout()
+        display.figure_.savefig(FIGURES / "best_of_n_mt.png", dpi=110)
+        plt.close(display.figure_)
+        first = mt.iloc[0]
+        lines += ["## Best-of-n over MT systems", "",
+                  f"![MT best-of-n]({FIGURES.name}/best_of_n_mt.png)", "",
+                  f"{int(first.segments)} WMT MQM TED en-de segments, pools of "
+                  f"{first.pool_sizes} systems' translations (not samples of one policy); "
+                  "gold: the human MQM score (higher is better).",
+                  "", "| proxy -> gold | role | n | value [95% CI] | change (spreads) "
+                  "[95% CI] |", "|---|---|---:|---|---|"]  # fmt: skip
+        for r in mt.itertuples():
+            lines.append(f"| {r.pair} | {r.role} | {r.n} | {r.value:.3f} "
+                         f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.change:.2f} "
+                         f"[{r.change_low:.2f}, {r.change_high:.2f}] |")  # fmt: skip
+        lines.append("")
     if PROBE_CSV.is_file():
         sigs = sorted(set(pd.read_csv(PROBE_CSV).signature))
         lines += ["## Signatures", ""] + [f"- `{s}`" for s in sigs] + [""]
@@ -342,13 +473,15 @@ def report(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("probes", "best-of-n", "report"))
+    parser.add_argument("part", choices=("probes", "best-of-n", "mt-best-of-n", "report"))
     parser.add_argument("--scorers", choices=("cheap", "smollm2"), default="cheap")
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
                         help="trained heads and stored samples")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="score cache folder")
+    parser.add_argument("--no-composites", dest="composites", action="store_false",
+                        help="probes, cheap scorers: leave out the learned composites")
     parser.add_argument("--lm-scorers", nargs="*", default=list(LM_SCORERS), choices=LM_SCORERS,
                         help="with --scorers smollm2: which of them")  # fmt: skip
     parser.add_argument("--sample", type=int, default=300)
@@ -363,6 +496,9 @@ def main() -> None:
                         help="best-of-n on the prompts whose samples are on disk (no sampling)")
     parser.add_argument("--lm-proxy", action="store_true",
                         help="best-of-n: SmolLM2's mean log-probability as a further proxy")
+    parser.add_argument("--mt-proxies", nargs="*", default=list(MT_PROXIES), choices=MT_PROXIES)
+    parser.add_argument("--mt-min-pool", type=int, default=13,
+                        help="MT best-of-n: segments with at least this many scored systems")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args()
@@ -372,6 +508,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.part == "report":
         report(args)
+        return
+    if args.part == "mt-best-of-n":
+        run_mt_best_of_n(args)
         return
     data = load(args.shared)
     args.work_dir.mkdir(parents=True, exist_ok=True)
