@@ -393,3 +393,15 @@ def test_pandas_missing_markers_count_as_missing_in_a_row():
     assert row.optional_str("na") is None and row.ident("na") is None
     assert row.score("na", pd.NA) is None and row.score("nat", pd.NaT) is None
     assert row.references(["na", "ref", "nat"]) == ("r",)
+
+
+def test_a_folder_of_data_files_takes_the_split_through_load_dataset(tmp_path):
+    """A folder of raw files goes to ``datasets.load_dataset(folder, split=split)``, so the
+    split may be any split expression it accepts, such as a slice."""
+    pytest.importorskip("datasets")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = [{"response": "a", "score": 1}, {"response": "b", "score": 2}]
+    write_jsonl(folder / "train.jsonl", rows)
+    assert [i.response for i in load_pointwise_items(folder)] == ["a", "b"]
+    assert [i.response for i in load_pointwise_items(folder, split="train[1:]")] == ["b"]
