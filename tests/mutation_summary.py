@@ -1,6 +1,7 @@
 """Summarise a mutmut run per module, counting the mutants reviewed as equivalent.
 
     mutmut run                                  # writes mutants/**.meta
+    python -m tests.mutation_scope meta         # or one part: see that module
     python -m tests.mutation_summary            # the table for docs/testing.md
     python -m tests.mutation_summary --survivors  # surviving mutants not yet reviewed
 
@@ -33,13 +34,18 @@ def equivalent_names(doc: Path = DOC) -> set[str]:
 
 
 def results(root: Path = ROOT) -> dict[str, dict[str, int | None]]:
-    """Module name -> {mutant name: exit code} from every ``.meta`` file of the last run."""
+    """Module name -> {mutant name: exit code} from every ``.meta`` file of the last runs: the
+    whole-checkout run in ``mutants/`` and one-part runs in ``mutants/<part>-run/mutants/``
+    (``tests.mutation_scope``)."""
     out: dict[str, dict[str, int | None]] = {}
     for meta in sorted((root / "mutants").rglob("*.py.meta")):
-        module = str(meta.relative_to(root / "mutants")).removesuffix(".meta")
+        parts = meta.relative_to(root / "mutants").parts
+        if "mutants" in parts:  # a one-part run: keep the path inside its own mutants/
+            parts = parts[len(parts) - parts[::-1].index("mutants") :]
+        module = "/".join(parts).removesuffix(".meta")
         data = json.loads(meta.read_text("utf-8"))
-        out[module] = dict(data.get("exit_code_by_key", {}))
-    return out
+        out.setdefault(module, {}).update(data.get("exit_code_by_key", {}))
+    return dict(sorted(out.items()))
 
 
 def table(root: Path = ROOT) -> tuple[str, list[str]]:

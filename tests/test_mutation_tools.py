@@ -1,0 +1,48 @@
+"""The helpers of the mutation runs: one part's copy and the per-module summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomllib
+
+from tests import mutation_scope, mutation_summary
+
+
+def _meta(path, codes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exit_code_by_key": codes}), "utf-8")
+
+
+def test_summary_reads_whole_and_one_part_runs(tmp_path):
+    _meta(tmp_path / "mutants/metricrm/core/cache.py.meta", {"c_1": 1, "c_2": 0})
+    _meta(tmp_path / "mutants/meta-run/mutants/metricrm/meta/spa.py.meta", {"s_1": 0, "s_2": 33})
+    assert mutation_summary.results(tmp_path) == {
+        "metricrm/core/cache.py": {"c_1": 1, "c_2": 0},
+        "metricrm/meta/spa.py": {"s_1": 0, "s_2": 33},
+    }
+
+
+def test_scope_copies_the_checkout_with_the_part_table(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.mutmut]\nonly_mutate = ["a"]\n\n[tool.other]\nk = 1\n',
+        "utf-8",
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text("x = 1\n", "utf-8")
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "old").write_text("", "utf-8")
+    dest = mutation_scope.prepare("meta", tmp_path)
+    assert dest == tmp_path / "mutants" / "meta-run"
+    assert (dest / "tests" / "t.py").read_text("utf-8") == "x = 1\n"
+    assert not (dest / "mutants").exists()  # earlier runs are not copied
+    config = tomllib.loads((dest / "pyproject.toml").read_text("utf-8"))
+    modules, tests = mutation_scope.PARTS["meta"]
+    assert config["tool"]["mutmut"]["only_mutate"] == modules
+    assert config["tool"]["mutmut"]["pytest_add_cli_args_test_selection"] == tests
+    assert config["tool"]["other"] == {"k": 1} and config["project"] == {"name": "x"}
+    with pytest.raises(SystemExit, match="meta-run exists; remove it"):
+        mutation_scope.prepare("meta", tmp_path)
+    with pytest.raises(SystemExit, match="unknown part 'x'; expected one of"):
+        mutation_scope.prepare("x", tmp_path)
