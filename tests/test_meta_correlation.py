@@ -215,6 +215,26 @@ def test_acc23_matches_brute_force_on_real_scores(mqm):
     assert r.n_pairs == h.size * (h.size - 1) // 2
 
 
+@pytest.mark.parametrize("block_elems", [1, 7, 40, 1 << 22])
+def test_concordant_histogram_equals_brute_force_in_any_block_size(block_elems):
+    """The pair histogram behind acc23 is built in row blocks so that memory stays bounded;
+    every block size gives the brute-force histogram (each concordant pair counted once, in
+    the bin of the first cut >= its metric |diff|). 1 << 22 is the default (one block here)."""
+    from metricrm.meta.correlation import _concordant_hist
+
+    rng = np.random.default_rng(7)
+    h = rng.integers(0, 4, 23).astype(float)  # many human ties
+    m = np.round(rng.normal(size=23), 1)  # and some metric ties
+    cuts = np.array([0.0, 0.1, 0.35, 0.8, 1.5])
+    i, j = np.triu_indices(h.size, 1)
+    dh, dm = h[j] - h[i], m[j] - m[i]
+    d = np.abs(dm[dh * dm > 0])
+    bins = [int((cuts < x).sum()) for x in d]  # how many cuts lie below the pair's |diff|
+    expected = [bins.count(c) for c in range(cuts.size + 1)]
+    assert sum(expected) == d.size > 100
+    np.testing.assert_array_equal(_concordant_hist(h, m, cuts, block_elems), expected)
+
+
 # --------------------------------------------------------------------------------------- SPA
 
 
