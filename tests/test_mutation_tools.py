@@ -24,6 +24,25 @@ def test_summary_reads_whole_and_one_part_runs(tmp_path):
     }
 
 
+def test_summary_counts_listed_mutants_by_section(tmp_path, monkeypatch):
+    doc = tmp_path / "testing.md"
+    doc.write_text(
+        "## Mutation testing\n\n- `m.x_f__mutmut_9`: not in a section\n\n"
+        "### Killed after the run\n\n- `m.x_f__mutmut_2`: test_f\n\n"
+        "### Equivalent mutants\n\n- `m.x_f__mutmut_3`: same value\n",
+        "utf-8",
+    )
+    assert mutation_summary.equivalent_names(doc) == {"m.x_f__mutmut_3"}
+    assert mutation_summary.killed_later_names(doc) == {"m.x_f__mutmut_2"}
+    codes = {f"m.x_f__mutmut_{i}": c for i, c in enumerate([1, 0, 0, 0, 33, None, 0], 1)}
+    codes["m.x_f__mutmut_9"] = 0
+    _meta(tmp_path / "mutants/metricrm/m.py.meta", codes)
+    monkeypatch.setattr(mutation_summary, "DOC", doc)
+    text, open_survivors = mutation_summary.table(tmp_path)
+    assert text.splitlines()[2] == "| metricrm/m.py | 8 | 2 (1) | 4 (1) | 1 | 1 | 33.3% |"
+    assert sorted(open_survivors) == [f"m.x_f__mutmut_{i}" for i in (4, 5, 7, 9)]
+
+
 def test_scope_copies_the_checkout_with_the_part_table(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n\n[tool.mutmut]\nonly_mutate = ["a"]\n\n[tool.other]\nk = 1\n',
