@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from metricrm.core.errors import ScorerInputError
+from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import (
     correlate,
     kendall_tau_b,
@@ -213,6 +213,44 @@ def test_acc23_matches_brute_force_on_real_scores(mqm):
     acc, eps = _acc23_brute_force(h, m)
     assert r.accuracy == pytest.approx(acc, abs=1e-12) and r.epsilon == eps
     assert r.n_pairs == h.size * (h.size - 1) // 2
+
+
+@pytest.mark.parametrize(
+    ("human", "metric", "settings", "error", "message"),
+    [
+        (["a", 1], [1, 2], {}, ScorerInputError,
+         "expected `human` to be an array of numbers (got list: could not convert string to "
+         "float: 'a')"),
+        ([1, np.inf, 2], [1, 2, 3], {}, ScorerInputError,
+         "`human` has inf at index 1 (1 such entries); expected a finite number or NaN "
+         "(missing)"),
+        ([[1, 2]], [1, 2], {}, ScorerInputError,
+         "expected `human` to be 1-dimensional (got shape (1, 2))"),
+        ([1, 2, 3], [1, np.nan, np.nan], {}, ScorerInputError,
+         "`metric` has nan at index 1 (2 such entries); expected a finite number"),
+        ([1, 2, 3], [1, 2], {}, ScorerInputError,
+         "expected one entry per item in every input (got 3 human, 2 metric)"),
+        ([1, 2], [1, 2], {"epsilon": -0.5}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got -0.5)"),
+        ([1, 2], [1, 2], {"epsilon": True}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got True)"),
+        ([1, 2], [1, 2], {"epsilon": "0.1"}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got '0.1')"),
+        ([1, 2], [1, 2], {"epsilon": float("nan")}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got nan)"),
+        ([1, 2, 3], [1, 2, 3], {"groups": ["a", "b"]}, ScorerInputError,
+         "expected `groups` to have one label per item (3) (got shape (2,))"),
+        ([1, np.nan, 3], [1, 2, 3], {"groups": ["a", "a", "b"]}, ScorerInputError,
+         "expected at least one group with 2 or more scored items (got none; 1 items had no "
+         "human score)"),
+    ],
+)  # fmt: skip
+def test_acc23_input_errors_name_the_function_argument_and_item(
+    human, metric, settings, error, message
+):
+    with pytest.raises(error) as err:
+        tie_calibrated_accuracy(human, metric, **settings)
+    assert str(err.value) == f"tie_calibrated_accuracy: {message}"
 
 
 @pytest.mark.parametrize("block_elems", [1, 7, 40, 1 << 22])
