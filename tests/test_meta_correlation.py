@@ -159,6 +159,7 @@ def test_acc23_search_finds_the_tie_threshold():
     # eps 0: 3/6; eps 0.5: 5/6; eps 1: 6/6; eps 2: the (2, 3) pair is lost -> 5/6.
     r = tie_calibrated_accuracy([1, 1, 1, 2], [0, 0.5, 1, 3])
     assert (r.accuracy, r.epsilon, r.n_pairs) == (1.0, 1.0, 6)
+    assert (r.n_groups, r.n_groups_skipped, r.n_missing) == (1, 0, 0)  # no groups: one group
     assert tie_calibrated_accuracy(
         [1, 1, 1, 2], [0, 0.5, 1, 3], epsilon=0.5
     ).accuracy == pytest.approx(5 / 6)
