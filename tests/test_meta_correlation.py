@@ -160,6 +160,7 @@ def test_acc23_search_finds_the_tie_threshold():
     r = tie_calibrated_accuracy([1, 1, 1, 2], [0, 0.5, 1, 3])
     assert (r.accuracy, r.epsilon, r.n_pairs) == (1.0, 1.0, 6)
     assert (r.n_groups, r.n_groups_skipped, r.n_missing) == (1, 0, 0)  # no groups: one group
+    assert all(type(v) is int for v in (r.n_pairs, r.n_groups, r.n_groups_skipped, r.n_missing))
     assert tie_calibrated_accuracy(
         [1, 1, 1, 2], [0, 0.5, 1, 3], epsilon=0.5
     ).accuracy == pytest.approx(5 / 6)
