@@ -188,9 +188,11 @@ def test_acc23_grouped_averages_groups_with_one_epsilon():
     r = tie_calibrated_accuracy(human, metric, groups=groups)
     assert (r.accuracy, r.epsilon) == (pytest.approx(1.0), 1.0)
     assert (r.n_pairs, r.n_groups, r.n_groups_skipped, r.n_missing) == (6, 2, 1, 1)
-    assert tie_calibrated_accuracy(
-        human, metric, groups=groups, epsilon=0
-    ).accuracy == pytest.approx(5 / 6)
+    fixed = tie_calibrated_accuracy(human, metric, groups=groups, epsilon=0)
+    assert fixed.accuracy == pytest.approx(5 / 6)
+    # a given epsilon is reported back (as a float) with the same counts as the search
+    assert (fixed.epsilon, fixed.n_pairs, fixed.n_groups, fixed.n_groups_skipped) == (0.0, 6, 2, 1)
+    assert fixed.n_missing == 1 and type(fixed.epsilon) is float
 
 
 def _acc23_brute_force(h: np.ndarray, m: np.ndarray) -> tuple[float, float]:
