@@ -195,6 +195,40 @@ def test_acc23_grouped_averages_groups_with_one_epsilon():
     assert fixed.n_missing == 1 and type(fixed.epsilon) is float
 
 
+def test_acc23_grouped_keeps_the_smallest_best_epsilon_despite_rounding():
+    """Per-group fractions averaged in floating point can make a larger epsilon look better by
+    one ulp although the exact accuracies are equal: here epsilon 0.25 and 0.5 both give
+    exactly 3/10 (computed with fractions), while the float averages are 0.3 and
+    0.30000000000000004. The search must still return the smaller epsilon."""
+    from fractions import Fraction
+
+    groups = np.repeat([0, 1, 2, 3], [5, 4, 2, 6])
+    human = np.array([1, 0, 2, 1, 1, 2, 1, 0, 1, 2, 1, 2, 2, 0, 0, 2, 2], dtype=float)
+    metric = np.array([2, 3, 0, 4, 3, 4, 1, 2, 1, 1, 4, 1, 2, 3, 2, 4, 3]) / 4
+
+    def exact(eps: float) -> Fraction:
+        total = Fraction(0)
+        for g in range(4):
+            h, m = human[groups == g], metric[groups == g]
+            i, j = np.triu_indices(h.size, 1)
+            dh, dm = h[j] - h[i], m[j] - m[i]
+            m_tie, h_tie = np.abs(dm) <= eps, dh == 0
+            ok = (h_tie & m_tie) | (~h_tie & ~m_tie & (np.sign(dh) == np.sign(dm)))
+            total += Fraction(int(ok.sum()), ok.size)
+        return total / 4
+
+    candidates = sorted({0.0, *np.abs(metric[:, None] - metric[None, :]).ravel().tolist()})
+    values = [exact(eps) for eps in candidates]
+    best = max(values)
+    assert exact(0.25) == exact(0.5) == best  # the discriminating case: a tie in exact terms
+    floats = {e: tie_calibrated_accuracy(human, metric, groups=groups, epsilon=e).accuracy
+              for e in (0.25, 0.5)}  # fmt: skip
+    assert floats[0.5] > floats[0.25]  # ... that rounding breaks
+    r = tie_calibrated_accuracy(human, metric, groups=groups)
+    assert r.epsilon == candidates[values.index(best)] == 0.25
+    assert r.accuracy == pytest.approx(float(best), abs=1e-15)
+
+
 def _acc23_brute_force(h: np.ndarray, m: np.ndarray) -> tuple[float, float]:
     """Evaluate every candidate epsilon over every pair directly (mt-metrics-eval's definition)."""
     i, j = np.triu_indices(h.size, 1)
