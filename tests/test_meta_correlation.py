@@ -143,6 +143,23 @@ def test_kendall_hand_cases():
     assert np.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3]).statistic)
 
 
+@pytest.mark.parametrize("fn", [pearson, spearman, kendall_tau_b, kendall_tau_c])
+def test_correlation_input_errors_name_the_function(fn):
+    name = fn.__name__
+    cases = [
+        (([1.0], [2.0]), "expected at least 2 items (got 1)"),
+        (([1, 2, 3], [1, np.nan, 3]),
+         "`metric` has nan at index 1 (1 such entries); expected a finite number"),
+        (([1, np.inf], [1, 2]),
+         "`human` has inf at index 1 (1 such entries); expected a finite number"),
+        (([1, 2, 3], [1, 2]), "expected one entry per item in every input (got 3 human, 2 metric)"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(ScorerInputError) as err:
+            fn(*args)
+        assert str(err.value) == f"{name}: {message}"
+
+
 def test_pearson_and_spearman_hand_cases():
     # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
     assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
