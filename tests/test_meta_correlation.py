@@ -160,6 +160,26 @@ def test_correlation_input_errors_name_the_function(fn):
         assert str(err.value) == f"{name}: {message}"
 
 
+@pytest.mark.parametrize("variant", ["b", "c"])
+def test_kendall_rows_equal_scipy_row_by_row(variant):
+    """Row-wise tau (used by the bootstrap) equals scipy's kendalltau of each row, for both
+    variants, with ties (tau-b and tau-c differ then) and a broadcast human row."""
+    from metricrm.meta.correlation import kendall_rows
+
+    rng = np.random.default_rng(5)
+    metric = rng.integers(0, 4, (3, 2, 9)).astype(float)  # many ties
+    human = rng.integers(0, 5, 9).astype(float)
+    out = kendall_rows(human, metric, variant)
+    expected = [
+        [stats.kendalltau(human, row, variant=variant).statistic for row in block]
+        for block in metric
+    ]
+    assert out.shape == (3, 2)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-15)
+    other = "c" if variant == "b" else "b"
+    assert not np.allclose(out, kendall_rows(human, metric, other))  # the variants differ here
+
+
 def test_pearson_and_spearman_hand_cases():
     # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
     assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
