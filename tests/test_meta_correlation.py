@@ -141,6 +141,11 @@ def test_kendall_hand_cases():
     assert kendall_tau_b(x, y).statistic == pytest.approx(0.8)
     assert kendall_tau_c(x, y).statistic == pytest.approx(0.75)
     assert np.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3]).statistic)
+    with warnings.catch_warnings():  # a constant input is NaN, quietly, on either side
+        warnings.simplefilter("error")
+        for fn in (kendall_tau_b, kendall_tau_c):
+            for x, y in (([1, 1, 1], [1, 2, 3]), ([1, 2, 3], [2, 2, 2])):
+                assert np.isnan(fn(x, y)).all()
 
 
 @pytest.mark.parametrize("fn", [pearson, spearman, kendall_tau_b, kendall_tau_c])
