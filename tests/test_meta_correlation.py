@@ -185,6 +185,16 @@ def test_kendall_rows_equal_scipy_row_by_row(variant):
     assert not np.allclose(out, kendall_rows(human, metric, other))  # the variants differ here
 
 
+def test_pvalues_equal_scipy_on_the_smallest_samples():
+    """Two items: scipy's pearsonr reports p = 1 (no degree of freedom); three and four items:
+    the t-distribution p-values of pearsonr and spearmanr."""
+    x2, y2 = [1.0, 2.0], [3.0, 1.0]
+    assert pearson(x2, y2).pvalue == stats.pearsonr(x2, y2).pvalue == 1.0
+    for x, y in (([1, 2, 3], [1, 3, 2]), ([1, 2, 3, 4], [2, 1, 4, 3]), ([1, 2, 3], [2, 1, 5])):
+        assert pearson(x, y).pvalue == pytest.approx(stats.pearsonr(x, y).pvalue, abs=1e-14)
+        assert spearman(x, y).pvalue == pytest.approx(stats.spearmanr(x, y).pvalue, abs=1e-14)
+
+
 def test_pearson_and_spearman_hand_cases():
     # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
     assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
