@@ -99,10 +99,11 @@ def table(root: Path = ROOT) -> tuple[str, list[str]]:
     ]
     for module, c in [*rows, ("**all**", total)]:
         n = sum(c[k] for k in ("killed", "survived", "equivalent", "other"))
-        rate = c["killed"] / max(1, c["killed"] + c["survived"])
+        checked = c["killed"] + c["survived"]
+        rate = f"{100 * c['killed'] / checked:.1f}%" if checked else "-"  # nothing run yet
         lines.append(
             f"| {module} | {n} | {c['killed']} ({c['killed later']}) | {c['survived']} "
-            f"({c['no tests']}) | {c['equivalent']} | {c['other']} | {100 * rate:.1f}% |"
+            f"({c['no tests']}) | {c['equivalent']} | {c['other']} | {rate} |"
         )
     return "\n".join(lines), open_survivors
 

@@ -41,6 +41,9 @@ def test_summary_counts_listed_mutants_by_section(tmp_path, monkeypatch):
     text, open_survivors = mutation_summary.table(tmp_path)
     assert text.splitlines()[2] == "| metricrm/m.py | 8 | 2 (1) | 4 (1) | 1 | 1 | 33.3% |"
     assert sorted(open_survivors) == [f"m.x_f__mutmut_{i}" for i in (4, 5, 7, 9)]
+    _meta(tmp_path / "mutants/metricrm/n.py.meta", {"n.x_g__mutmut_1": None})
+    text, _ = mutation_summary.table(tmp_path)
+    assert text.splitlines()[3] == "| metricrm/n.py | 1 | 0 (0) | 0 (0) | 0 | 1 | - |"
 
 
 def test_scope_copies_the_checkout_with_the_part_table(tmp_path):
