@@ -195,6 +195,20 @@ def test_pvalues_equal_scipy_on_the_smallest_samples():
         assert spearman(x, y).pvalue == pytest.approx(stats.spearmanr(x, y).pvalue, abs=1e-14)
 
 
+def test_constant_rows_of_non_representable_values_are_nan():
+    """A constant input is NaN on either side, also when rounding makes its deviations from
+    the mean tiny non-zeros (three 0.1s: the mean is not 0.1), which would give r = 0."""
+    from metricrm.meta.correlation import pearson_rows
+
+    x, y = np.full(3, 0.1), np.array([1.0, 2.0, 3.0])
+    assert x.mean() != 0.1  # the discriminating case
+    for a, b in ((x, y), (y, x)):
+        assert np.isnan(pearson(a, b)).all()
+    rows = pearson_rows(np.stack([x, y, y]), np.stack([y, x, [3.0, 1.0, 2.0]]))
+    assert np.isnan(rows[:2]).all()
+    assert rows[2] == pytest.approx(stats.pearsonr(y, [3.0, 1.0, 2.0]).statistic, abs=1e-15)
+
+
 def test_pearson_and_spearman_hand_cases():
     # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
     assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
