@@ -209,6 +209,18 @@ def test_constant_rows_of_non_representable_values_are_nan():
     assert rows[2] == pytest.approx(stats.pearsonr(y, [3.0, 1.0, 2.0]).statistic, abs=1e-15)
 
 
+def test_pearson_rows_compute_in_float64_whatever_the_input_type():
+    """float32 scores (as models return them) are correlated in float64: the same r as scipy
+    on the float64 values, not float32 arithmetic (which differs around 1e-7)."""
+    from metricrm.meta.correlation import pearson_rows
+
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(2, 200)).astype(np.float32)
+    expected = stats.pearsonr(x.astype(np.float64), y.astype(np.float64)).statistic
+    assert abs(float(pearson_rows(x, y)) - expected) < 1e-14
+    assert float(pearson_rows(x[None], y)[0]) == float(pearson_rows(x, y))
+
+
 def test_pearson_and_spearman_hand_cases():
     # y = 2x + 1 exactly: r = 1; reversed ranks: rho = -1
     assert pearson([1, 2, 3], [3, 5, 7]).statistic == pytest.approx(1.0)
