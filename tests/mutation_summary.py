@@ -1,13 +1,15 @@
 """Summarise a mutmut run per module, counting the mutants reviewed as equivalent.
 
     mutmut run                                  # writes mutants/**.meta
+    python -m tests.mutation_scope meta         # or one part: see that module
     python -m tests.mutation_summary            # the table for docs/testing.md
     python -m tests.mutation_summary --survivors  # surviving mutants not yet reviewed
 
 Equivalent mutants are the names listed in docs/testing.md (one per line, in the equivalent
-section, as ``- `name`: reason``). A surviving mutant listed there counts as equivalent; one not
-listed is an open survivor; "no tests" mutants (no selected test reaches the function) count as
-survivors too.
+section, as ``- `name`: reason``). A surviving mutant listed there counts as equivalent; one
+listed under "Killed after the run" (``- `name`: test``) counts as killed, by a later test; one
+not listed is an open survivor; "no tests" mutants (no selected test reaches the function) count
+as survivors too. Mutants without a result (the run was stopped) count as not run.
 """
 
 from __future__ import annotations
@@ -26,24 +28,46 @@ SURVIVED = {0}
 NO_TESTS = {5, 33}
 
 
-def equivalent_names(doc: Path = DOC) -> set[str]:
+def listed_names(heading: str, doc: Path | None = None) -> set[str]:
+    """Mutant names listed (``- `name`: ...``) in the section of ``doc`` under ``heading``."""
+    doc = DOC if doc is None else doc
     if not doc.is_file():
         return set()
-    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", doc.read_text("utf-8"), re.M))
+    text = doc.read_text("utf-8")
+    start = text.find(f"\n{heading}\n")
+    if start < 0:
+        return set()
+    end = text.find("\n#", start + len(heading) + 2)
+    section = text[start : None if end < 0 else end]
+    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", section, re.M))
+
+
+def equivalent_names(doc: Path | None = None) -> set[str]:
+    return listed_names("### Equivalent mutants", doc)
+
+
+def killed_later_names(doc: Path | None = None) -> set[str]:
+    """Survivors of a run killed since by a new test (checked by planting the mutant's change)."""
+    return listed_names("### Killed after the run", doc)
 
 
 def results(root: Path = ROOT) -> dict[str, dict[str, int | None]]:
-    """Module name -> {mutant name: exit code} from every ``.meta`` file of the last run."""
+    """Module name -> {mutant name: exit code} from every ``.meta`` file of the last runs: the
+    whole-checkout run in ``mutants/`` and one-part runs in ``mutants/<part>-run/mutants/``
+    (``tests.mutation_scope``)."""
     out: dict[str, dict[str, int | None]] = {}
     for meta in sorted((root / "mutants").rglob("*.py.meta")):
-        module = str(meta.relative_to(root / "mutants")).removesuffix(".meta")
+        parts = meta.relative_to(root / "mutants").parts
+        if "mutants" in parts:  # a one-part run: keep the path inside its own mutants/
+            parts = parts[len(parts) - parts[::-1].index("mutants") :]
+        module = "/".join(parts).removesuffix(".meta")
         data = json.loads(meta.read_text("utf-8"))
-        out[module] = dict(data.get("exit_code_by_key", {}))
-    return out
+        out.setdefault(module, {}).update(data.get("exit_code_by_key", {}))
+    return dict(sorted(out.items()))
 
 
 def table(root: Path = ROOT) -> tuple[str, list[str]]:
-    equivalent = equivalent_names()
+    equivalent, killed_later = equivalent_names(), killed_later_names()
     rows, open_survivors = [], []
     total: Counter[str] = Counter()
     for module, codes in results(root).items():
@@ -56,6 +80,9 @@ def table(root: Path = ROOT) -> tuple[str, list[str]]:
             elif code in SURVIVED or code in NO_TESTS:
                 if name in equivalent:
                     c["equivalent"] += 1
+                elif name in killed_later:
+                    c["killed"] += 1
+                    c["killed later"] += 1
                 else:
                     c["survived"] += 1
                     open_survivors.append(name)
@@ -66,16 +93,17 @@ def table(root: Path = ROOT) -> tuple[str, list[str]]:
         total += c
         rows.append((module, c))
     lines = [
-        "| module | mutants | killed | survived (of which no test) | equivalent | killed / "
-        "non-equivalent |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed (by a later test) | survived (no test) | equivalent | not run "
+        "| killed / non-equivalent |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for module, c in [*rows, ("**all**", total)]:
         n = sum(c[k] for k in ("killed", "survived", "equivalent", "other"))
-        rate = c["killed"] / max(1, c["killed"] + c["survived"])
+        checked = c["killed"] + c["survived"]
+        rate = f"{100 * c['killed'] / checked:.1f}%" if checked else "-"  # nothing run yet
         lines.append(
-            f"| {module} | {n} | {c['killed']} | {c['survived']} ({c['no tests']}) | "
-            f"{c['equivalent']} | {100 * rate:.1f}% |"
+            f"| {module} | {n} | {c['killed']} ({c['killed later']}) | {c['survived']} "
+            f"({c['no tests']}) | {c['equivalent']} | {c['other']} | {rate} |"
         )
     return "\n".join(lines), open_survivors
 

@@ -280,6 +280,16 @@ def test_required_inputs_and_output_checks():
         _Echo(scores=[1, 2, 3]).score(["a", "b"])
     with pytest.raises(ScorerInputError, match=r"^test_echo: expected at least one response"):
         _Echo().score([])
+    plain = _Echo()  # inputs not given reach the backend as None, not as an empty value
+    plain.score(["a"])
+    assert plain.seen == {"references": None, "prompts": None, "sources": None}
+    for argument in ("references", "prompts", "sources"):  # the scorer names itself
+        with pytest.raises(
+            ScorerInputError,
+            match=rf"^test_echo: expected `{argument}` to have one entry per response "
+            rf"\(got 2 responses, 1 {argument}\)$",
+        ):
+            _Echo().score(["a", "b"], **{argument: ["x"]})
 
 
 def test_corpus_score_comes_from_the_details():
@@ -364,6 +374,13 @@ def test_check_references_messages():
         ScorerInputError, match=r"^who: reference 1 of item 0 must be a string \(got int: 3\)$"
     ):
         check_references("who", [["a", 3]], 1)
+    for value in (None, "one reference for all"):  # the argument is named in the message
+        expected = (
+            "who: expected `references` to be a list with one entry per response "
+            f"(got {type(value).__name__})"
+        )
+        with pytest.raises(ScorerInputError, match=f"^{re.escape(expected)}$"):
+            check_references("who", value, 1)
 
 
 @pytest.mark.parametrize(
@@ -392,6 +409,11 @@ def test_check_texts_messages(argument, singular):
 
 def test_check_scores_messages():
     np.testing.assert_array_equal(check_scores("who", [[1], [2]], 2), [1.0, 2.0])
+    # whatever the backend's type (ints, float32, numeric strings), the result is float64
+    for given in ([1, 2], np.array([0.1, 2.0], dtype=np.float32), ["0.5", "2"]):
+        out = check_scores("who", given, 2)
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, np.asarray(given, dtype=np.float64))
     with pytest.raises(
         ScorerOutputError,
         match=r"^who: backend returned a non-finite score \(inf\) for item 1; "

@@ -380,3 +380,28 @@ def test_tsv_mixing_tabs_and_spaces_is_refused_with_what_was_found(tmp_path, sha
     assert [(i.response, i.human) for i in load_pointwise_items(avg)] == [
         ("fine text here", {"score": 0.5})
     ]
+
+
+def test_pandas_missing_markers_count_as_missing_in_a_row():
+    """pandas' NA and NaT (nullable columns, dates) are missing values like None and NaN."""
+    import pandas as pd
+
+    from metricrm.data.generic import _Row
+
+    row = _Row("t", "row 0", {"na": pd.NA, "nat": pd.NaT, "nan": float("nan"), "ref": "r"})
+    assert [row.missing(c) for c in ("na", "nat", "nan", "ref")] == [True, True, True, False]
+    assert row.optional_str("na") is None and row.ident("na") is None
+    assert row.score("na", pd.NA) is None and row.score("nat", pd.NaT) is None
+    assert row.references(["na", "ref", "nat"]) == ("r",)
+
+
+def test_a_folder_of_data_files_takes_the_split_through_load_dataset(tmp_path):
+    """A folder of raw files goes to ``datasets.load_dataset(folder, split=split)``, so the
+    split may be any split expression it accepts, such as a slice."""
+    pytest.importorskip("datasets")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = [{"response": "a", "score": 1}, {"response": "b", "score": 2}]
+    write_jsonl(folder / "train.jsonl", rows)
+    assert [i.response for i in load_pointwise_items(folder)] == ["a", "b"]
+    assert [i.response for i in load_pointwise_items(folder, split="train[1:]")] == ["b"]

@@ -319,3 +319,23 @@ def test_dataset_option_errors(tmp_path, capsys):
     )
     assert main([*base, "--dataset-option", "mqm.colour=1"]) == 2
     assert "unknown option(s) colour for format 'wmt-mqm'" in capsys.readouterr().err
+
+
+def test_mqm_file_without_a_comment_column_gives_empty_comments(tmp_path):
+    """`comment` is optional in an MQM file: without the column each annotation's comment is ""."""
+    path = tmp_path / "mqm.tsv"
+    header = HEADER.replace("\tcomment\n", "\n")
+    path.write_text(
+        header
+        + "sysA\tt\t1\t7\tr1\tsrc\tDas <v>ist</v> gut\tStyle/Awkward\tMinor\n"
+        + "sysA\tt\t1\t7\tr2\tsrc\tDas ist gut\tNo-error\tNo-error\n",
+        encoding="utf-8",
+    )
+    (item,) = load_wmt_mqm(path, ref_system=None)
+    assert item.human == {"mqm": -0.5}
+    assert list(item.meta["annotations"]) == [
+        {"rater": "r1", "category": "Style/Awkward", "severity": "Minor", "comment": "",
+         "target": "Das <v>ist</v> gut"},
+        {"rater": "r2", "category": "No-error", "severity": "No-error", "comment": "",
+         "target": "Das ist gut"},
+    ]

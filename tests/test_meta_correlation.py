@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from metricrm.core.errors import ScorerInputError
+from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import (
     correlate,
     kendall_tau_b,
@@ -141,6 +141,84 @@ def test_kendall_hand_cases():
     assert kendall_tau_b(x, y).statistic == pytest.approx(0.8)
     assert kendall_tau_c(x, y).statistic == pytest.approx(0.75)
     assert np.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3]).statistic)
+    with warnings.catch_warnings():  # a constant input is NaN, quietly, on either side
+        warnings.simplefilter("error")
+        for fn in (kendall_tau_b, kendall_tau_c):
+            for x, y in (([1, 1, 1], [1, 2, 3]), ([1, 2, 3], [2, 2, 2])):
+                assert np.isnan(fn(x, y)).all()
+
+
+@pytest.mark.parametrize("fn", [pearson, spearman, kendall_tau_b, kendall_tau_c])
+def test_correlation_input_errors_name_the_function(fn):
+    name = fn.__name__
+    cases = [
+        (([1.0], [2.0]), "expected at least 2 items (got 1)"),
+        (([1, 2, 3], [1, np.nan, 3]),
+         "`metric` has nan at index 1 (1 such entries); expected a finite number"),
+        (([1, np.inf], [1, 2]),
+         "`human` has inf at index 1 (1 such entries); expected a finite number"),
+        (([1, 2, 3], [1, 2]), "expected one entry per item in every input (got 3 human, 2 metric)"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(ScorerInputError) as err:
+            fn(*args)
+        assert str(err.value) == f"{name}: {message}"
+
+
+@pytest.mark.parametrize("variant", ["b", "c"])
+def test_kendall_rows_equal_scipy_row_by_row(variant):
+    """Row-wise tau (used by the bootstrap) equals scipy's kendalltau of each row, for both
+    variants, with ties (tau-b and tau-c differ then) and a broadcast human row."""
+    from metricrm.meta.correlation import kendall_rows
+
+    rng = np.random.default_rng(5)
+    metric = rng.integers(0, 4, (3, 2, 9)).astype(float)  # many ties
+    human = rng.integers(0, 5, 9).astype(float)
+    out = kendall_rows(human, metric, variant)
+    expected = [
+        [stats.kendalltau(human, row, variant=variant).statistic for row in block]
+        for block in metric
+    ]
+    assert out.shape == (3, 2)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-15)
+    other = "c" if variant == "b" else "b"
+    assert not np.allclose(out, kendall_rows(human, metric, other))  # the variants differ here
+
+
+def test_pvalues_equal_scipy_on_the_smallest_samples():
+    """Two items: scipy's pearsonr reports p = 1 (no degree of freedom); three and four items:
+    the t-distribution p-values of pearsonr and spearmanr."""
+    x2, y2 = [1.0, 2.0], [3.0, 1.0]
+    assert pearson(x2, y2).pvalue == stats.pearsonr(x2, y2).pvalue == 1.0
+    for x, y in (([1, 2, 3], [1, 3, 2]), ([1, 2, 3, 4], [2, 1, 4, 3]), ([1, 2, 3], [2, 1, 5])):
+        assert pearson(x, y).pvalue == pytest.approx(stats.pearsonr(x, y).pvalue, abs=1e-14)
+        assert spearman(x, y).pvalue == pytest.approx(stats.spearmanr(x, y).pvalue, abs=1e-14)
+
+
+def test_constant_rows_of_non_representable_values_are_nan():
+    """A constant input is NaN on either side, also when rounding makes its deviations from
+    the mean tiny non-zeros (three 0.1s: the mean is not 0.1), which would give r = 0."""
+    from metricrm.meta.correlation import pearson_rows
+
+    x, y = np.full(3, 0.1), np.array([1.0, 2.0, 3.0])
+    assert x.mean() != 0.1  # the discriminating case
+    for a, b in ((x, y), (y, x)):
+        assert np.isnan(pearson(a, b)).all()
+    rows = pearson_rows(np.stack([x, y, y]), np.stack([y, x, [3.0, 1.0, 2.0]]))
+    assert np.isnan(rows[:2]).all()
+    assert rows[2] == pytest.approx(stats.pearsonr(y, [3.0, 1.0, 2.0]).statistic, abs=1e-15)
+
+
+def test_pearson_rows_compute_in_float64_whatever_the_input_type():
+    """float32 scores (as models return them) are correlated in float64: the same r as scipy
+    on the float64 values, not float32 arithmetic (which differs around 1e-7)."""
+    from metricrm.meta.correlation import pearson_rows
+
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(2, 200)).astype(np.float32)
+    expected = stats.pearsonr(x.astype(np.float64), y.astype(np.float64)).statistic
+    assert abs(float(pearson_rows(x, y)) - expected) < 1e-14
+    assert float(pearson_rows(x[None], y)[0]) == float(pearson_rows(x, y))
 
 
 def test_pearson_and_spearman_hand_cases():
@@ -159,6 +237,8 @@ def test_acc23_search_finds_the_tie_threshold():
     # eps 0: 3/6; eps 0.5: 5/6; eps 1: 6/6; eps 2: the (2, 3) pair is lost -> 5/6.
     r = tie_calibrated_accuracy([1, 1, 1, 2], [0, 0.5, 1, 3])
     assert (r.accuracy, r.epsilon, r.n_pairs) == (1.0, 1.0, 6)
+    assert (r.n_groups, r.n_groups_skipped, r.n_missing) == (1, 0, 0)  # no groups: one group
+    assert all(type(v) is int for v in (r.n_pairs, r.n_groups, r.n_groups_skipped, r.n_missing))
     assert tie_calibrated_accuracy(
         [1, 1, 1, 2], [0, 0.5, 1, 3], epsilon=0.5
     ).accuracy == pytest.approx(5 / 6)
@@ -186,9 +266,45 @@ def test_acc23_grouped_averages_groups_with_one_epsilon():
     r = tie_calibrated_accuracy(human, metric, groups=groups)
     assert (r.accuracy, r.epsilon) == (pytest.approx(1.0), 1.0)
     assert (r.n_pairs, r.n_groups, r.n_groups_skipped, r.n_missing) == (6, 2, 1, 1)
-    assert tie_calibrated_accuracy(
-        human, metric, groups=groups, epsilon=0
-    ).accuracy == pytest.approx(5 / 6)
+    fixed = tie_calibrated_accuracy(human, metric, groups=groups, epsilon=0)
+    assert fixed.accuracy == pytest.approx(5 / 6)
+    # a given epsilon is reported back (as a float) with the same counts as the search
+    assert (fixed.epsilon, fixed.n_pairs, fixed.n_groups, fixed.n_groups_skipped) == (0.0, 6, 2, 1)
+    assert fixed.n_missing == 1 and type(fixed.epsilon) is float
+
+
+def test_acc23_grouped_keeps_the_smallest_best_epsilon_despite_rounding():
+    """Per-group fractions averaged in floating point can make a larger epsilon look better by
+    one ulp although the exact accuracies are equal: here epsilon 0.25 and 0.5 both give
+    exactly 3/10 (computed with fractions), while the float averages are 0.3 and
+    0.30000000000000004. The search must still return the smaller epsilon."""
+    from fractions import Fraction
+
+    groups = np.repeat([0, 1, 2, 3], [5, 4, 2, 6])
+    human = np.array([1, 0, 2, 1, 1, 2, 1, 0, 1, 2, 1, 2, 2, 0, 0, 2, 2], dtype=float)
+    metric = np.array([2, 3, 0, 4, 3, 4, 1, 2, 1, 1, 4, 1, 2, 3, 2, 4, 3]) / 4
+
+    def exact(eps: float) -> Fraction:
+        total = Fraction(0)
+        for g in range(4):
+            h, m = human[groups == g], metric[groups == g]
+            i, j = np.triu_indices(h.size, 1)
+            dh, dm = h[j] - h[i], m[j] - m[i]
+            m_tie, h_tie = np.abs(dm) <= eps, dh == 0
+            ok = (h_tie & m_tie) | (~h_tie & ~m_tie & (np.sign(dh) == np.sign(dm)))
+            total += Fraction(int(ok.sum()), ok.size)
+        return total / 4
+
+    candidates = sorted({0.0, *np.abs(metric[:, None] - metric[None, :]).ravel().tolist()})
+    values = [exact(eps) for eps in candidates]
+    best = max(values)
+    assert exact(0.25) == exact(0.5) == best  # the discriminating case: a tie in exact terms
+    floats = {e: tie_calibrated_accuracy(human, metric, groups=groups, epsilon=e).accuracy
+              for e in (0.25, 0.5)}  # fmt: skip
+    assert floats[0.5] > floats[0.25]  # ... that rounding breaks
+    r = tie_calibrated_accuracy(human, metric, groups=groups)
+    assert r.epsilon == candidates[values.index(best)] == 0.25
+    assert r.accuracy == pytest.approx(float(best), abs=1e-15)
 
 
 def _acc23_brute_force(h: np.ndarray, m: np.ndarray) -> tuple[float, float]:
@@ -213,6 +329,64 @@ def test_acc23_matches_brute_force_on_real_scores(mqm):
     acc, eps = _acc23_brute_force(h, m)
     assert r.accuracy == pytest.approx(acc, abs=1e-12) and r.epsilon == eps
     assert r.n_pairs == h.size * (h.size - 1) // 2
+
+
+@pytest.mark.parametrize(
+    ("human", "metric", "settings", "error", "message"),
+    [
+        (["a", 1], [1, 2], {}, ScorerInputError,
+         "expected `human` to be an array of numbers (got list: could not convert string to "
+         "float: 'a')"),
+        ([1, np.inf, 2], [1, 2, 3], {}, ScorerInputError,
+         "`human` has inf at index 1 (1 such entries); expected a finite number or NaN "
+         "(missing)"),
+        ([[1, 2]], [1, 2], {}, ScorerInputError,
+         "expected `human` to be 1-dimensional (got shape (1, 2))"),
+        ([1, 2, 3], [1, np.nan, np.nan], {}, ScorerInputError,
+         "`metric` has nan at index 1 (2 such entries); expected a finite number"),
+        ([1, 2, 3], [1, 2], {}, ScorerInputError,
+         "expected one entry per item in every input (got 3 human, 2 metric)"),
+        ([1, 2], [1, 2], {"epsilon": -0.5}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got -0.5)"),
+        ([1, 2], [1, 2], {"epsilon": True}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got True)"),
+        ([1, 2], [1, 2], {"epsilon": "0.1"}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got '0.1')"),
+        ([1, 2], [1, 2], {"epsilon": float("nan")}, ScorerConfigError,
+         "`epsilon` must be a number >= 0 or None (got nan)"),
+        ([1, 2, 3], [1, 2, 3], {"groups": ["a", "b"]}, ScorerInputError,
+         "expected `groups` to have one label per item (3) (got shape (2,))"),
+        ([1, np.nan, 3], [1, 2, 3], {"groups": ["a", "a", "b"]}, ScorerInputError,
+         "expected at least one group with 2 or more scored items (got none; 1 items had no "
+         "human score)"),
+    ],
+)  # fmt: skip
+def test_acc23_input_errors_name_the_function_argument_and_item(
+    human, metric, settings, error, message
+):
+    with pytest.raises(error) as err:
+        tie_calibrated_accuracy(human, metric, **settings)
+    assert str(err.value) == f"tie_calibrated_accuracy: {message}"
+
+
+@pytest.mark.parametrize("block_elems", [1, 7, 40, 1 << 22])
+def test_concordant_histogram_equals_brute_force_in_any_block_size(block_elems):
+    """The pair histogram behind acc23 is built in row blocks so that memory stays bounded;
+    every block size gives the brute-force histogram (each concordant pair counted once, in
+    the bin of the first cut >= its metric |diff|). 1 << 22 is the default (one block here)."""
+    from metricrm.meta.correlation import _concordant_hist
+
+    rng = np.random.default_rng(7)
+    h = rng.integers(0, 4, 23).astype(float)  # many human ties
+    m = np.round(rng.normal(size=23), 1)  # and some metric ties
+    cuts = np.array([0.0, 0.1, 0.35, 0.8, 1.5])
+    i, j = np.triu_indices(h.size, 1)
+    dh, dm = h[j] - h[i], m[j] - m[i]
+    d = np.abs(dm[dh * dm > 0])
+    bins = [int((cuts < x).sum()) for x in d]  # how many cuts lie below the pair's |diff|
+    expected = [bins.count(c) for c in range(cuts.size + 1)]
+    assert sum(expected) == d.size > 100
+    np.testing.assert_array_equal(_concordant_hist(h, m, cuts, block_elems), expected)
 
 
 # --------------------------------------------------------------------------------------- SPA

@@ -115,7 +115,11 @@ def test_smooth_value_defaults_and_checks():
         ("chrf", {"beta": -1}, "chrf: setting beta must be a positive number (got -1)"),
         ("chrf", {"beta": True}, "chrf: setting beta must be a positive number (got True)"),
         ("chrf", {"beta": "2"}, "chrf: setting beta must be a positive number (got '2')"),
+        ("chrf", {"beta": 0}, "chrf: setting beta must be a positive number (got 0)"),
+        ("chrf", {"lowercase": "no"}, "chrf: setting lowercase must be True or False (got 'no')"),
         ("chrf", {"whitespace": None}, "chrf: setting whitespace must be True or False (got None)"),
+        ("chrf++", {"char_order": -1},
+         "chrf++: setting char_order must be an integer >= 0 (got -1)"),
         ("chrf", {"eps_smoothing": 0},
          "chrf: setting eps_smoothing must be True or False (got 0)"),
         ("ter", {"normalized": "y"}, "ter: setting normalized must be True or False (got 'y')"),
@@ -130,6 +134,20 @@ def test_setting_errors_name_scorer_setting_and_value(name, settings, message):
     with pytest.raises(ScorerConfigError) as err:
         mr.get_scorer(name, **settings)
     assert str(err.value) == message
+
+
+def test_chrf_class_names_itself_and_accepts_equal_orders():
+    """Built directly (not through the registry) the class names itself by its word order;
+    equal character and word orders are a valid setting, scored like sacrebleu's CHRF."""
+    import sacrebleu
+
+    from metricrm.adapters.sacrebleu_metrics import ChrF
+
+    assert ChrF().name == "chrf" and ChrF(word_order=2).name == "chrf++"
+    hyp, refs = "the cat sat on the mat", ["a cat sat on the mat", "the cat is on a mat"]
+    ours = ChrF(char_order=2, word_order=2).score([hyp], references=[refs]).scores[0]
+    theirs = sacrebleu.metrics.CHRF(char_order=2, word_order=2).sentence_score(hyp, refs).score
+    assert ours == theirs
 
 
 def test_numpy_settings_are_accepted():

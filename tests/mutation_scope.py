@@ -1,0 +1,102 @@
+"""Prepare a mutmut run over one part of the library, in its own copy of the checkout.
+
+    python -m tests.mutation_scope meta          # writes mutants/meta-run/ (git-ignored)
+    cd mutants/meta-run && nice -n 10 mutmut run --max-children 2
+    cd ../.. && python -m tests.mutation_summary # reads every run under mutants/
+
+``[tool.mutmut]`` in pyproject.toml covers every part in one run, and mutmut's first step runs
+every selected test once to learn which tests reach which function. One part's copy mutates only
+that part's modules and selects only the tests that cover them, so that first step costs a
+fraction of the whole. The copy sits inside ``mutants/`` so that the tests still find
+``shared/data`` beside the checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: part -> (modules to mutate, fast tests that cover them)
+PARTS: dict[str, tuple[list[str], list[str]]] = {
+    "meta": (
+        ["metricrm/meta/*"],
+        [
+            "tests/test_planted_bugs.py",
+            "tests/test_meta_correlation.py",
+            "tests/test_meta_evaluate.py",
+            "tests/test_meta_evaluate_conventions.py",
+            "tests/test_meta_fixes.py",
+            "tests/test_meta_pairwise.py",
+            "tests/test_meta_peers_mtme.py",
+            "tests/test_meta_peers_rewardbench.py",
+            "tests/test_meta_peers_rmbench.py",
+            "tests/test_meta_procedures.py",
+            "tests/test_meta_resampling.py",
+            "tests/test_meta_stratified.py",
+            "tests/test_probe_intervals.py",
+            "tests/test_wmt_darr_agreement.py",
+        ],
+    ),
+    "core": (
+        ["metricrm/core/types.py", "metricrm/core/validation.py"],
+        [
+            "tests/test_core.py",
+            "tests/test_core_contracts.py",
+            "tests/test_sacrebleu_contracts.py",
+            "tests/test_properties.py",
+        ],
+    ),
+}
+
+_SKIP = shutil.ignore_patterns(".git", "mutants", "__pycache__", ".hypothesis", "*.egg-info")
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
+
+
+def mutmut_table(part: str) -> str:
+    """The ``[tool.mutmut]`` table of one part's copy."""
+    modules, tests = PARTS[part]
+    return (
+        "[tool.mutmut]\n"
+        'source_paths = ["metricrm"]\n'
+        f"only_mutate = {_toml_list(modules)}\n"
+        "use_git_change_detection = false\n"
+        'pytest_add_cli_args = ["-m", "not slow", "-p", "no:cacheprovider", "-o", "addopts="]\n'
+        f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
+    )
+
+
+def prepare(part: str, root: Path = ROOT) -> Path:
+    """Copy the checkout to ``mutants/<part>-run`` with the part's mutmut table; return it."""
+    if part not in PARTS:
+        raise SystemExit(f"mutation_scope: unknown part {part!r}; expected one of {sorted(PARTS)}")
+    dest = root / "mutants" / f"{part}-run"
+    if dest.exists():
+        raise SystemExit(f"mutation_scope: {dest} exists; remove it to start a fresh run")
+    shutil.copytree(root, dest, ignore=_SKIP)
+    pyproject = dest / "pyproject.toml"
+    text = pyproject.read_text("utf-8")
+    # the table runs from its header to the next table header (or the end of the file)
+    table = re.compile(r"^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", re.M | re.S)
+    if not table.search(text):
+        raise SystemExit(f"mutation_scope: no [tool.mutmut] table in {pyproject}")
+    pyproject.write_text(table.sub(lambda _: mutmut_table(part) + "\n", text, count=1), "utf-8")
+    return dest
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    print(prepare(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""The helpers of the mutation runs: one part's copy and the per-module summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomllib
+
+from tests import mutation_scope, mutation_summary
+
+
+def _meta(path, codes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exit_code_by_key": codes}), "utf-8")
+
+
+def test_summary_reads_whole_and_one_part_runs(tmp_path):
+    _meta(tmp_path / "mutants/metricrm/core/cache.py.meta", {"c_1": 1, "c_2": 0})
+    _meta(tmp_path / "mutants/meta-run/mutants/metricrm/meta/spa.py.meta", {"s_1": 0, "s_2": 33})
+    assert mutation_summary.results(tmp_path) == {
+        "metricrm/core/cache.py": {"c_1": 1, "c_2": 0},
+        "metricrm/meta/spa.py": {"s_1": 0, "s_2": 33},
+    }
+
+
+def test_summary_counts_listed_mutants_by_section(tmp_path, monkeypatch):
+    doc = tmp_path / "testing.md"
+    doc.write_text(
+        "## Mutation testing\n\n- `m.x_f__mutmut_9`: not in a section\n\n"
+        "### Killed after the run\n\n- `m.x_f__mutmut_2`: test_f\n\n"
+        "### Equivalent mutants\n\n- `m.x_f__mutmut_3`: same value\n",
+        "utf-8",
+    )
+    assert mutation_summary.equivalent_names(doc) == {"m.x_f__mutmut_3"}
+    assert mutation_summary.killed_later_names(doc) == {"m.x_f__mutmut_2"}
+    codes = {f"m.x_f__mutmut_{i}": c for i, c in enumerate([1, 0, 0, 0, 33, None, 0], 1)}
+    codes["m.x_f__mutmut_9"] = 0
+    _meta(tmp_path / "mutants/metricrm/m.py.meta", codes)
+    monkeypatch.setattr(mutation_summary, "DOC", doc)
+    text, open_survivors = mutation_summary.table(tmp_path)
+    assert text.splitlines()[2] == "| metricrm/m.py | 8 | 2 (1) | 4 (1) | 1 | 1 | 33.3% |"
+    assert sorted(open_survivors) == [f"m.x_f__mutmut_{i}" for i in (4, 5, 7, 9)]
+    _meta(tmp_path / "mutants/metricrm/n.py.meta", {"n.x_g__mutmut_1": None})
+    text, _ = mutation_summary.table(tmp_path)
+    assert text.splitlines()[3] == "| metricrm/n.py | 1 | 0 (0) | 0 (0) | 0 | 1 | - |"
+
+
+def test_scope_copies_the_checkout_with_the_part_table(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.mutmut]\nonly_mutate = ["a"]\n\n[tool.other]\nk = 1\n',
+        "utf-8",
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text("x = 1\n", "utf-8")
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "old").write_text("", "utf-8")
+    dest = mutation_scope.prepare("meta", tmp_path)
+    assert dest == tmp_path / "mutants" / "meta-run"
+    assert (dest / "tests" / "t.py").read_text("utf-8") == "x = 1\n"
+    assert not (dest / "mutants").exists()  # earlier runs are not copied
+    config = tomllib.loads((dest / "pyproject.toml").read_text("utf-8"))
+    modules, tests = mutation_scope.PARTS["meta"]
+    assert config["tool"]["mutmut"]["only_mutate"] == modules
+    assert config["tool"]["mutmut"]["pytest_add_cli_args_test_selection"] == tests
+    assert config["tool"]["other"] == {"k": 1} and config["project"] == {"name": "x"}
+    with pytest.raises(SystemExit, match="meta-run exists; remove it"):
+        mutation_scope.prepare("meta", tmp_path)
+    with pytest.raises(SystemExit, match="unknown part 'x'; expected one of"):
+        mutation_scope.prepare("x", tmp_path)
