@@ -141,23 +141,34 @@ def timed(scorers, prompts, responses, repeats: int) -> dict:
     return rows
 
 
-def accuracy(scorers, n_pairs: int, seed: int) -> dict:
-    """Pairwise accuracy of each precision on ``n_pairs`` further seeded HH-RLHF pairs."""
+def accuracy(scorers, n_pairs: int, seed: int, resamples: int = 10_000) -> dict:
+    """Pairwise accuracy of each precision on ``n_pairs`` further seeded HH-RLHF pairs, and the
+    paired bootstrap 95% interval of its change against float32 (pairs resampled together)."""
+    import numpy as np
+
+    from metricrm.meta.resampling import MEAN, bootstrap
 
     prompts, responses = hh_items(n_pairs, seed + 1)
-    wins = {}
+    wins, walls = {}, {}
     for label in ("shared", "shared+bf16", "shared+int8"):
+        start = time.perf_counter()
         s = scorers[label].score(responses, prompts=prompts).scores
-        wins[label] = s[:n_pairs] > s[n_pairs:]
+        walls[label] = time.perf_counter() - start
+        wins[label] = (s[:n_pairs] > s[n_pairs:]).astype(np.float64)
     ref = wins["shared"]
-    return {
-        label: {
-            "accuracy": float(w.mean()),
-            "change_points": 100 * float(w.mean() - ref.mean()),
+    out: dict = {"n_pairs": n_pairs, "resamples": resamples}
+    for label, w in wins.items():
+        acc = bootstrap(MEAN, w, rng=np.random.default_rng(seed), n_resamples=resamples)
+        change = bootstrap(MEAN, w - ref, rng=np.random.default_rng(seed), n_resamples=resamples)
+        out[label] = {
+            "accuracy": acc.estimate,
+            "accuracy_95": [acc.low, acc.high],
+            "change_points": 100 * change.estimate,
+            "change_points_95": [100 * change.low, 100 * change.high],
             "pairs_flipped": int((w != ref).sum()),
+            "wall_s": walls[label],
         }
-        for label, w in wins.items()
-    } | {"n_pairs": n_pairs}
+    return out
 
 
 def table(rows: dict, items: int) -> str:
@@ -184,6 +195,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--accuracy-pairs", type=int, default=400)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (both sides)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--accuracy-only", action="store_true", help="skip the timed sides, measure accuracy"
+    )
     parser.add_argument("--output", help="JSON file for the figures")
     args = parser.parse_args(argv)
     import torch
@@ -193,14 +207,15 @@ def main(argv=None) -> dict:
     versions = package_versions(["torch", "transformers", "numpy"])
     result = {"machine": machine(), "versions": versions, "args": vars(args)}
     result["load_average_start"] = os.getloadavg()
-    prompts, responses = hh_items(args.pairs, args.seed)
-    result["hh_rlhf"] = timed(scorers, prompts, responses, args.repeats)
-    print(f"HH-RLHF: {args.pairs} pairs, {len(responses)} responses")
-    print(table(result["hh_rlhf"], len(responses)))
-    prompts, responses, _ = rm_bench_items(args.prompts, args.seed)
-    result["rm_bench"] = timed(scorers, prompts, responses, args.repeats)
-    print(f"RM-Bench: {args.prompts} prompts, {len(responses)} responses")
-    print(table(result["rm_bench"], len(responses)))
+    if not args.accuracy_only:
+        prompts, responses = hh_items(args.pairs, args.seed)
+        result["hh_rlhf"] = timed(scorers, prompts, responses, args.repeats)
+        print(f"HH-RLHF: {args.pairs} pairs, {len(responses)} responses")
+        print(table(result["hh_rlhf"], len(responses)))
+        prompts, responses, _ = rm_bench_items(args.prompts, args.seed)
+        result["rm_bench"] = timed(scorers, prompts, responses, args.repeats)
+        print(f"RM-Bench: {args.prompts} prompts, {len(responses)} responses")
+        print(table(result["rm_bench"], len(responses)))
     if args.accuracy_pairs:
         result["accuracy"] = accuracy(scorers, args.accuracy_pairs, args.seed)
         print(json.dumps(result["accuracy"], indent=1))
