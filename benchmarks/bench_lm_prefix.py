@@ -9,9 +9,11 @@ One process, one SmolLM2-135M-Instruct, the same token ids on every side; the si
 - ``shared``: metricrm with the shared-prefix path (float32);
 - ``shared+bf16`` / ``shared+int8``: the same with ``dtype="bfloat16"`` / ``quantize="int8"``.
 
-Scores are compared with ``batched`` (max absolute difference of the mean log-probability),
-and pairwise accuracy (chosen scored above rejected) is measured for each precision on a
-larger seeded sample (``--accuracy-pairs``, scored once, shared path).
+Scores are compared with ``batched`` (max absolute difference of the mean log-probability).
+Wall and process CPU seconds are both reported (CPU time is what the side used, whatever else
+runs on the machine). Pairwise accuracy (chosen scored above rejected) is measured for each
+precision on a larger seeded sample (``--accuracy-pairs``, scored once, shared path), with the
+paired bootstrap interval of its change against float32.
 
     python benchmarks/bench_lm_prefix.py --pairs 48 --prompts 8 --repeats 3 --accuracy-pairs 400
 """
@@ -115,23 +117,28 @@ def timed(scorers, prompts, responses, repeats: int) -> dict:
         fn()
     sides = sides_on(prompts, responses)
     walls: dict[str, list[float]] = {k: [] for k in sides}
+    cpus: dict[str, list[float]] = {k: [] for k in sides}
     scores = {}
     tokens = {}
     for _ in range(repeats):
         for label, fn in sides.items():
             engine = scorers[label].engine if label in scorers else None
             before = dict(engine.counters) if engine else None
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             scores[label] = fn()
             walls[label].append(time.perf_counter() - start)
+            cpus[label].append(time.process_time() - cpu)
             if engine:
                 tokens[label] = engine.counters["tokens"] - before["tokens"]
     ref = scores["batched"]
     rows = {}
     for label in sides:
         median = statistics.median(walls[label])
+        cpu = statistics.median(cpus[label])
         rows[label] = {
             "median_s": median,
+            "median_cpu_s": cpu,
+            "cpu_vs_batched": statistics.median(cpus["batched"]) / cpu,
             "items_per_s": len(responses) / median,
             "vs_batched": statistics.median(walls["batched"]) / median,
             "vs_loop": statistics.median(walls["loop"]) / median,
@@ -173,14 +180,16 @@ def accuracy(scorers, n_pairs: int, seed: int, resamples: int = 10_000) -> dict:
 
 def table(rows: dict, items: int) -> str:
     lines = [
-        "| side | median s | items/s | x batched | x loop | padded tokens | max abs diff |",
-        "|---|---|---|---|---|---|---|",
+        "| side | median s | items/s | x batched | x loop | CPU s | x batched (CPU) "
+        "| padded tokens | max abs diff |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
         tokens = "" if r["padded_tokens"] is None else f"{r['padded_tokens']:,}"
         lines.append(
             f"| {label} | {r['median_s']:.1f} | {r['items_per_s']:.2f} | "
-            f"{r['vs_batched']:.2f} | {r['vs_loop']:.2f} | {tokens} | "
+            f"{r['vs_batched']:.2f} | {r['vs_loop']:.2f} | {r['median_cpu_s']:.1f} | "
+            f"{r['cpu_vs_batched']:.2f} | {tokens} | "
             f"{r['max_abs_diff_vs_batched']:.1e} |"
         )
     return "\n".join(lines)
