@@ -9,9 +9,11 @@ One process, one SmolLM2-135M-Instruct, the same token ids on every side; the si
 - ``shared``: metricrm with the shared-prefix path (float32);
 - ``shared+bf16`` / ``shared+int8``: the same with ``dtype="bfloat16"`` / ``quantize="int8"``.
 
-Scores are compared with ``batched`` (max absolute difference of the mean log-probability),
-and pairwise accuracy (chosen scored above rejected) is measured for each precision on a
-larger seeded sample (``--accuracy-pairs``, scored once, shared path).
+Scores are compared with ``batched`` (max absolute difference of the mean log-probability).
+Wall and process CPU seconds are both reported (CPU time is what the side used, whatever else
+runs on the machine). Pairwise accuracy (chosen scored above rejected) is measured for each
+precision on a larger seeded sample (``--accuracy-pairs``, scored once, shared path), with the
+paired bootstrap interval of its change against float32.
 
     python benchmarks/bench_lm_prefix.py --pairs 48 --prompts 8 --repeats 3 --accuracy-pairs 400
 """
@@ -115,23 +117,28 @@ def timed(scorers, prompts, responses, repeats: int) -> dict:
         fn()
     sides = sides_on(prompts, responses)
     walls: dict[str, list[float]] = {k: [] for k in sides}
+    cpus: dict[str, list[float]] = {k: [] for k in sides}
     scores = {}
     tokens = {}
     for _ in range(repeats):
         for label, fn in sides.items():
             engine = scorers[label].engine if label in scorers else None
             before = dict(engine.counters) if engine else None
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             scores[label] = fn()
             walls[label].append(time.perf_counter() - start)
+            cpus[label].append(time.process_time() - cpu)
             if engine:
                 tokens[label] = engine.counters["tokens"] - before["tokens"]
     ref = scores["batched"]
     rows = {}
     for label in sides:
         median = statistics.median(walls[label])
+        cpu = statistics.median(cpus[label])
         rows[label] = {
             "median_s": median,
+            "median_cpu_s": cpu,
+            "cpu_vs_batched": statistics.median(cpus["batched"]) / cpu,
             "items_per_s": len(responses) / median,
             "vs_batched": statistics.median(walls["batched"]) / median,
             "vs_loop": statistics.median(walls["loop"]) / median,
@@ -141,35 +148,48 @@ def timed(scorers, prompts, responses, repeats: int) -> dict:
     return rows
 
 
-def accuracy(scorers, n_pairs: int, seed: int) -> dict:
-    """Pairwise accuracy of each precision on ``n_pairs`` further seeded HH-RLHF pairs."""
+def accuracy(scorers, n_pairs: int, seed: int, resamples: int = 10_000) -> dict:
+    """Pairwise accuracy of each precision on ``n_pairs`` further seeded HH-RLHF pairs, and the
+    paired bootstrap 95% interval of its change against float32 (pairs resampled together)."""
+    import numpy as np
+
+    from metricrm.meta.resampling import MEAN, bootstrap
 
     prompts, responses = hh_items(n_pairs, seed + 1)
-    wins = {}
+    wins, walls = {}, {}
     for label in ("shared", "shared+bf16", "shared+int8"):
+        start = time.perf_counter()
         s = scorers[label].score(responses, prompts=prompts).scores
-        wins[label] = s[:n_pairs] > s[n_pairs:]
+        walls[label] = time.perf_counter() - start
+        wins[label] = (s[:n_pairs] > s[n_pairs:]).astype(np.float64)
     ref = wins["shared"]
-    return {
-        label: {
-            "accuracy": float(w.mean()),
-            "change_points": 100 * float(w.mean() - ref.mean()),
+    out: dict = {"n_pairs": n_pairs, "resamples": resamples}
+    for label, w in wins.items():
+        acc = bootstrap(MEAN, w, rng=np.random.default_rng(seed), n_resamples=resamples)
+        change = bootstrap(MEAN, w - ref, rng=np.random.default_rng(seed), n_resamples=resamples)
+        out[label] = {
+            "accuracy": acc.estimate,
+            "accuracy_95": [acc.low, acc.high],
+            "change_points": 100 * change.estimate,
+            "change_points_95": [100 * change.low, 100 * change.high],
             "pairs_flipped": int((w != ref).sum()),
+            "wall_s": walls[label],
         }
-        for label, w in wins.items()
-    } | {"n_pairs": n_pairs}
+    return out
 
 
 def table(rows: dict, items: int) -> str:
     lines = [
-        "| side | median s | items/s | x batched | x loop | padded tokens | max abs diff |",
-        "|---|---|---|---|---|---|---|",
+        "| side | median s | items/s | x batched | x loop | CPU s | x batched (CPU) "
+        "| padded tokens | max abs diff |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
         tokens = "" if r["padded_tokens"] is None else f"{r['padded_tokens']:,}"
         lines.append(
             f"| {label} | {r['median_s']:.1f} | {r['items_per_s']:.2f} | "
-            f"{r['vs_batched']:.2f} | {r['vs_loop']:.2f} | {tokens} | "
+            f"{r['vs_batched']:.2f} | {r['vs_loop']:.2f} | {r['median_cpu_s']:.1f} | "
+            f"{r['cpu_vs_batched']:.2f} | {tokens} | "
             f"{r['max_abs_diff_vs_batched']:.1e} |"
         )
     return "\n".join(lines)
@@ -184,6 +204,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--accuracy-pairs", type=int, default=400)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (both sides)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--accuracy-only", action="store_true", help="skip the timed sides, measure accuracy"
+    )
     parser.add_argument("--output", help="JSON file for the figures")
     args = parser.parse_args(argv)
     import torch
@@ -193,14 +216,15 @@ def main(argv=None) -> dict:
     versions = package_versions(["torch", "transformers", "numpy"])
     result = {"machine": machine(), "versions": versions, "args": vars(args)}
     result["load_average_start"] = os.getloadavg()
-    prompts, responses = hh_items(args.pairs, args.seed)
-    result["hh_rlhf"] = timed(scorers, prompts, responses, args.repeats)
-    print(f"HH-RLHF: {args.pairs} pairs, {len(responses)} responses")
-    print(table(result["hh_rlhf"], len(responses)))
-    prompts, responses, _ = rm_bench_items(args.prompts, args.seed)
-    result["rm_bench"] = timed(scorers, prompts, responses, args.repeats)
-    print(f"RM-Bench: {args.prompts} prompts, {len(responses)} responses")
-    print(table(result["rm_bench"], len(responses)))
+    if not args.accuracy_only:
+        prompts, responses = hh_items(args.pairs, args.seed)
+        result["hh_rlhf"] = timed(scorers, prompts, responses, args.repeats)
+        print(f"HH-RLHF: {args.pairs} pairs, {len(responses)} responses")
+        print(table(result["hh_rlhf"], len(responses)))
+        prompts, responses, _ = rm_bench_items(args.prompts, args.seed)
+        result["rm_bench"] = timed(scorers, prompts, responses, args.repeats)
+        print(f"RM-Bench: {args.prompts} prompts, {len(responses)} responses")
+        print(table(result["rm_bench"], len(responses)))
     if args.accuracy_pairs:
         result["accuracy"] = accuracy(scorers, args.accuracy_pairs, args.seed)
         print(json.dumps(result["accuracy"], indent=1))

@@ -77,6 +77,37 @@ def test_shared_prefix_runs_fewer_tokens(tiny):
     assert shared.engine.counters["calls"] >= 3  # plain items, prefixes, suffixes
 
 
+def test_responses_of_very_different_lengths_share_a_prompt(tiny):
+    """Suffixes of 1 to ~200 tokens under one prompt: the scores stay the plain path's, and no
+    prefix or suffix row is padded by more than MAX_PADDING (padding to the longest response
+    used to cost more than the shared prompt saved)."""
+    from metricrm.adapters.causal_lm.prefix import MAX_PADDING, plan_groups
+
+    words = "the quick brown fox jumps over a lazy dog while it rains".split()
+    rng = np.random.default_rng(3)
+    prompts, responses = [], []
+    for k, prompt in enumerate(["Tell me a story.", "Describe the weather today, please.", "Hi"]):
+        for n in (1, 2, 5, 13, 40, 90, 7 + k):
+            prompts.append(prompt)
+            responses.append(" ".join(rng.choice(words, size=n)))
+    plain, shared = _pair("lm_logprob", tiny)
+    want = plain.score(responses, prompts=prompts).scores
+    items = shared.encode(responses, prompts)
+    ids = [it.ids for it in items]
+    left, groups = plan_groups(ids, [it.start - 1 for it in items], [it.share for it in items])
+    assert not left and len(groups) == 3
+    suffixes = [len(ids[i]) - g.length for g in groups for i in g.members]
+    assert max(suffixes) > 20 * min(suffixes)
+    real = sum(g.length for g in groups) + sum(suffixes)
+    for budget in (64, 512, 10**5):
+        shared.max_tokens_per_batch = budget
+        before = shared.engine.counters["tokens"]
+        got = shared.score(responses, prompts=prompts).scores
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        padded = shared.engine.counters["tokens"] - before
+        assert real <= padded <= real / (1 - MAX_PADDING)
+
+
 def test_dpo_reward_and_pairwise_judge_share_too(tiny):
     from metricrm.adapters.causal_lm import PairwiseJudge
 
@@ -233,6 +264,15 @@ def test_smollm2_shared_prefix_matches_plain_on_hh_rlhf(shared_data):
         got = shared.score(responses, prompts=prompts)
         np.testing.assert_allclose(got.scores, want.scores, rtol=0, atol=1e-4)
         np.testing.assert_array_equal(got.details["n_tokens"], want.details["n_tokens"])
-    # at the same budget, sharing the prompts runs fewer (padded) tokens; on these 12 pairs
-    # 4,717 against 5,356: padding of the short suffixes eats most of the ideal 1.5x
-    assert shared.engine.counters["tokens"] - before < plain.engine.counters["tokens"]
+    # at the same budget, sharing the prompts runs fewer (padded) tokens, and no row is padded
+    # by more than MAX_PADDING
+    from metricrm.adapters.causal_lm.prefix import MAX_PADDING, plan_groups
+
+    padded = shared.engine.counters["tokens"] - before
+    assert padded < plain.engine.counters["tokens"]
+    items = shared.encode(responses, prompts)
+    ids = [it.ids for it in items]
+    left, groups = plan_groups(ids, [it.start - 1 for it in items], [it.share for it in items])
+    real = sum(len(ids[i]) for i in left) + sum(len(ids[i]) for g in groups for i in g.members)
+    real -= sum(g.length * (len(g.members) - 1) for g in groups)
+    assert padded <= real / (1 - MAX_PADDING)

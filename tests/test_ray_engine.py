@@ -32,6 +32,17 @@ def test_missing_ray_names_the_extra(monkeypatch):
         ray_data.score_dataset("chrf", responses=["a b"], references=["a b"])
 
 
+def test_which_addresses_name_the_connected_cluster():
+    from metricrm.engines.ray_data import same_cluster
+
+    gcs = "127.0.0.1:6379"
+    for same in (None, "auto", gcs, "localhost:6379", "ray://127.0.0.1:10001"):
+        assert same_cluster(same, gcs, client=False) is True, same
+    for other in ("127.0.0.1:6380", "10.255.255.1:6379", "ray://10.255.255.1:10001"):
+        assert same_cluster(other, gcs, client=False) is False, other
+    assert same_cluster("127.0.0.1:6380", "a Ray Client server", client=True) is None
+
+
 @pytest.fixture(scope="module")
 def cluster():
     ray = pytest.importorskip("ray")
@@ -194,3 +205,16 @@ def test_cli_score_with_the_ray_engine(cluster, tmp_path, capsys):
 
     assert pd.read_csv(ray_out)["chrf"].tolist() == pd.read_csv(local_out)["chrf"].tolist()
     assert "40 newly scored" in capsys.readouterr().out
+
+
+def test_an_address_other_than_the_connected_cluster_is_refused(cluster):
+    """Ray joins one cluster per process: a different ``address`` used to be dropped silently
+    and the items scored on the connected cluster."""
+    host, port = cluster.address.rsplit(":", 1)
+    other = f"{host}:{int(port) + 1}"
+    with pytest.raises(mr.ScorerConfigError, match=rf"score_dataset: .*{other}.*{cluster.address}"):
+        mr.score_dataset("chrf", responses=["a b"], references=["a b"], address=other)
+    # the connected cluster, however it is spelled, or "auto" / None: scored there
+    for same in (cluster.address, f"localhost:{port}", "auto", None):
+        got = mr.score_dataset("chrf", responses=["a b"], references=["a b"], address=same)
+        assert got.scores.tolist() == [100.0]

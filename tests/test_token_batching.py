@@ -37,6 +37,33 @@ def test_plan_invariants(budget, cap):
         assert full or max(lengths[i] for i in prev) * (len(prev) + 1) > budget
 
 
+@pytest.mark.parametrize("slack", [0.0, 0.1, 0.5])
+def test_max_padding_bounds_the_padding_of_every_row(slack):
+    lengths = np.random.default_rng(7).integers(1, 300, size=211).tolist()
+    batches = plan_batches(lengths, 2048, max_padding=slack)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert longest * len(batch) <= 2048
+        assert all(lengths[i] >= (1 - slack) * longest for i in batch)
+    # greedy: the next item broke the budget or the padding bound of the previous batch
+    for prev, nxt in zip(batches, batches[1:]):
+        longest = max(lengths[i] for i in prev)
+        assert longest * (len(prev) + 1) > 2048 or lengths[nxt[0]] < (1 - slack) * longest
+    loose = plan_batches(lengths, 2048)
+    assert loose == plan_batches(lengths, 2048, max_padding=None)
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert sum(lengths) <= padded <= sum(lengths) / (1 - slack)
+
+
+@pytest.mark.parametrize("bad", [1, 1.5, -0.1, "0.1", True])
+def test_bad_max_padding(bad):
+    with pytest.raises(ScorerConfigError, match=r"plan_batches: max_padding must be a fraction"):
+        plan_batches([1, 2], 10, max_padding=bad)
+
+
 def test_equal_lengths_keep_input_order_inside_a_batch():
     assert plan_batches([4, 4, 4, 4], 8) == [[0, 1], [2, 3]]
 

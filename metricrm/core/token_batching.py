@@ -42,14 +42,25 @@ def plan_batches(
     max_tokens_per_batch: int,
     *,
     max_batch_size: int | None = None,
+    max_padding: float | None = None,
 ) -> list[list[int]]:
     """Group item indices into batches whose padded size stays within the token budget.
 
     The padded size of a batch is ``max(length) * count``. Indices are visited from the
     longest item to the shortest (ties keep input order); an item longer than the budget
-    on its own forms a batch of one. Every index appears in exactly one batch.
+    on its own forms a batch of one. With ``max_padding`` (a fraction in [0, 1)), a batch is
+    also closed before an item shorter than ``(1 - max_padding)`` times its longest, so at
+    most that fraction of any row is padding (more, smaller batches). Every index appears in
+    exactly one batch.
     """
     check_budget("plan_batches", max_tokens_per_batch, max_batch_size)
+    if max_padding is not None and not (
+        isinstance(max_padding, (int, float)) and 0 <= max_padding < 1
+    ):
+        raise ScorerConfigError(
+            f"plan_batches: max_padding must be a fraction in [0, 1) or None (got {max_padding!r})"
+        )
+    shortest = 0.0 if max_padding is None else 1.0 - max_padding
     order = sorted(range(len(lengths)), key=lambda i: (-int(lengths[i]), i))
     batches: list[list[int]] = []
     current: list[int] = []
@@ -58,7 +69,8 @@ def plan_batches(
         length = max(int(lengths[i]), 1)
         width = max(longest, length)
         full = max_batch_size is not None and len(current) >= max_batch_size
-        if current and (full or width * (len(current) + 1) > max_tokens_per_batch):
+        too_short = length < shortest * longest
+        if current and (full or too_short or width * (len(current) + 1) > max_tokens_per_batch):
             batches.append(current)
             current, width = [], length
         current.append(i)

@@ -232,19 +232,72 @@ def _write_shard(frame: Any, path: Path) -> None:
 # -- the driver -------------------------------------------------------------------------------
 
 
+#: the address this process asked Ray to join (None: Ray was not started here)
+_JOINED: list[str | None] = [None]
+
+
+def _host(name: str) -> str:
+    import socket
+
+    try:
+        return socket.gethostbyname(name)
+    except OSError:
+        return name
+
+
+def same_cluster(requested: str | None, connected: str, client: bool) -> bool | None:
+    """Whether ``requested`` names the cluster at GCS address ``connected`` (``host:port``):
+    True, False, or None when it cannot be told (a Ray Client connection, whose server port is
+    not the GCS port). None and ``"auto"`` mean the running cluster."""
+    if requested is None or requested == "auto" or requested == _JOINED[0]:
+        return True
+    if client:
+        return None
+    host, _, port = connected.rpartition(":")
+    if requested.startswith("ray://"):  # the client server runs on the head node, other port
+        other = requested[len("ray://") :].rpartition(":")[0] or requested[len("ray://") :]
+        return _host(other) == _host(host)
+    other, _, other_port = requested.rpartition(":")
+    return other_port == port and _host(other) == _host(host)
+
+
 def _connect(ray: Any, address: str | None) -> None:
     """Join ``address`` (or the running cluster, or a new local one) once per process; Ray
-    Data's progress bars and execution logs stay off."""
+    Data's progress bars and execution logs stay off.
+
+    A process is connected to one cluster at a time: an ``address`` naming another cluster
+    than the connected one is refused (it cannot be honoured without disconnecting the
+    caller's Ray session); a Ray Client connection, whose cluster cannot be checked, gets a
+    warning."""
     import logging
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     if ray.is_initialized():
+        client = bool(getattr(ray.util, "client", None) and ray.util.client.ray.is_connected())
+        connected = "a Ray Client server" if client else ray.get_runtime_context().gcs_address
+        same = same_cluster(address, connected, client)
+        if same is False:
+            raise ScorerConfigError(
+                f"{WHO}: address={address!r} names another Ray cluster than the one this "
+                f"process is already connected to ({connected}); call ray.shutdown() first, or "
+                "pass address=None (or 'auto') to score on the connected cluster"
+            )
+        if same is None:
+            import warnings
+
+            warnings.warn(
+                f"{WHO}: this process is already connected to {connected}; address="
+                f"{address!r} cannot be checked against it and the connected cluster is used",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return
     ray.init(
         address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
     )  # fmt: skip
+    _JOINED[0] = address
 
 
 def score_dataset(
@@ -274,7 +327,8 @@ def score_dataset(
     ``data`` is a table with a ``response`` column (and optional ``references``, ``prompt``,
     ``source``), a list of :class:`~metricrm.core.records.PointwiseItem`, or None with the
     columns passed as keywords. ``address`` is a Ray cluster (``"auto"``, ``"ray://..."``;
-    None joins the running one or starts a local one). ``cache``: a :class:`ScoreCache` or
+    None joins the running one or starts a local one; once the process is connected, another
+    cluster's address is refused). ``cache``: a :class:`ScoreCache` or
     folder, True for the default cache, None/False for none. ``signature`` spares the driver
     building a named scorer (a model) just to read its signature for the cache.
     """

@@ -9,11 +9,12 @@ allows):
 
 1. the prefixes run in token-budget batches (right-padded, ``use_cache=True``); each group
    keeps its own slice of the key/value cache and the logits at its prefix's last position;
-2. the rest of every item (its suffix) runs in token-budget batches of similar suffix length,
-   on a cache assembled from its group's prefix cache: the caches of a batch are right-padded
-   to the longest prefix, the attention mask hides the padding, and ``position_ids`` continue
-   each item's own prefix, so every token sees exactly the positions and keys it sees in one
-   unpadded forward pass of the whole item.
+2. the rest of every item (its suffix) runs in token-budget batches of similar suffix length
+   (in both steps, at most :data:`MAX_PADDING` of a row is padding), on a cache assembled
+   from its group's prefix cache: the caches of a batch are right-padded to the longest
+   prefix, the attention mask hides the padding, and ``position_ids`` continue each item's
+   own prefix, so every token sees exactly the positions and keys it sees in one unpadded
+   forward pass of the whole item.
 
 Batching and grouping change only the order of floating-point sums: scores agree with the
 plain path to float tolerance (about 1e-6 in float32), like any other batch size. Models whose
@@ -33,6 +34,9 @@ from ...core.token_batching import pad_right, plan_batches
 PREFIX_CACHE_BYTES = 256 * 2**20
 #: groups whose shared prefix is shorter than this run on the plain path
 MIN_SHARED_TOKENS = 4
+#: at most this fraction of a prefix or suffix row is padding: batches hold items of similar
+#: length (short responses padded to the longest in a batch used to eat most of the saving)
+MAX_PADDING = 0.1
 
 
 @dataclass
@@ -128,7 +132,10 @@ class SharedPrefixRunner:
         shared)."""
         e = self.engine
         order = plan_batches(
-            [g.length for g in groups], e.max_tokens_per_batch, max_batch_size=e.max_batch_size
+            [g.length for g in groups],
+            e.max_tokens_per_batch,
+            max_batch_size=e.max_batch_size,
+            max_padding=MAX_PADDING,
         )
         window: list[Group] = []
         held = 0
@@ -171,7 +178,10 @@ class SharedPrefixRunner:
         cap = max(1, 4 * e.max_tokens_per_batch // widest)
         if e.max_batch_size is not None:
             cap = min(cap, e.max_batch_size)
-        for batch in plan_batches(lengths, e.max_tokens_per_batch, max_batch_size=cap):
+        plan = plan_batches(
+            lengths, e.max_tokens_per_batch, max_batch_size=cap, max_padding=MAX_PADDING
+        )
+        for batch in plan:
             self._suffix_batch(ids, needed, [rows[k] for k in batch], reduce, out)
         for g in window:
             g.kv, g.last = None, None
