@@ -32,24 +32,28 @@ def test_one_wording_votes_like_lm_judge_and_keeps_its_probability():
     np.testing.assert_array_equal(got.scores, (judge.scores > 0.5).astype(float))
 
 
-def test_hard_votes_are_a_majority_over_the_wordings_on_smollm2():
-    path = models.smollm2_model_path()
-    vote = mr.get_scorer("lm_vote_judge", model=path)
+def test_hard_votes_are_a_majority_over_the_wordings():
+    """Per wording, the vote is lm_judge with that wording thresholded at 0.5. With two
+    spellings each for Yes and No the tiny model's wordings disagree on some responses."""
+    path = models.tiny_causal_lm_path()
+    words = {"yes_words": ("Yes", "1"), "no_words": ("No", "0")}
+    vote = mr.get_scorer("lm_vote_judge", model=path, **words)
     got = vote.score(RESPONSES, prompts=PROMPTS)
     per_template = np.stack(
         [
-            mr.get_scorer("lm_judge", model=vote.lm.model, tokenizer=vote.lm.tokenizer,
-                          judge_template=t).score(RESPONSES, prompts=PROMPTS).scores
+            mr.get_scorer("lm_judge", model=path, judge_template=t, **words)
+            .score(RESPONSES, prompts=PROMPTS)
+            .scores
             for t in DEFAULT_VOTE_TEMPLATES
         ],
         axis=1,
-    )  # fmt: skip
+    )
     yes = per_template > 0.5
     # the wordings disagree on some responses, so a vote over one wording would differ
     assert (yes.any(axis=1) & ~yes.all(axis=1)).any()
     np.testing.assert_array_equal(got.details["votes_yes"], yes.sum(axis=1))
     np.testing.assert_array_equal(got.scores, yes.mean(axis=1))
-    np.testing.assert_allclose(got.details["p_yes_mean"], per_template.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(got.details["p_yes_mean"], per_template.mean(axis=1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.25])
