@@ -149,6 +149,7 @@ CASES: dict[str, dict | object] = {
     "bt_head": _bt_head_kwargs,
     "composite": lambda: {"path": _composite_file()},
     "lm_icl_judge": lambda: {"model": models.tiny_causal_lm_path(), "examples": _icl_examples()},
+    "lm_vote_judge": lambda: {"model": models.tiny_causal_lm_path(), "samples": 3},
     "activation_rm": _activation_rm_kwargs,
     "ebrm": _ebrm_kwargs,
     "remote": _remote_kwargs,
@@ -162,6 +163,7 @@ NEURAL = SLOW | {
     "lm_judge",
     "dpo_reward",
     "lm_icl_judge",
+    "lm_vote_judge",
     "activation_rm",
     "ebrm",
 }
@@ -484,6 +486,22 @@ def _alternatives(name: str) -> dict:
             "context_tokens": {"context_tokens": 100},
             "label_key": ({"examples": labelled, "label_key": "other"}, {"examples": labelled}),
             "judge_template": {"judge_template": "Good? {response} Answer Yes or No."},
+            "yes_words": {"yes_words": ("Yes", "yes")},
+            "no_words": {"no_words": ("No", "no")},
+            "allow_untrained_head": _untrained(),
+            "quantize": {"quantize": "int8"},
+        }
+    if name == "lm_vote_judge":
+        path = models.tiny_causal_lm_path()
+        return {
+            **_model_alternatives("lm"),
+            "model": {"model": models.tiny_causal_lm_path(seed=1)},
+            "tokenizer": {"tokenizer": _tokenizer_of(path)},
+            "judge_templates": {"judge_templates": ["Good? {response} Answer Yes or No."]},
+            "judge_template": {"judge_template": "Good? {response} Answer Yes or No."},
+            "samples": {"samples": 0},
+            "temperature": {"temperature": 0.5},
+            "seed": {"seed": 1},
             "yes_words": {"yes_words": ("Yes", "yes")},
             "no_words": {"no_words": ("No", "no")},
             "allow_untrained_head": _untrained(),

@@ -49,6 +49,7 @@ BUILTIN_SCORERS: dict[str, tuple[str, dict[str, Any]]] = {
     "bt_head": ("metricrm.adapters.bt_head:load_bt_head", {}),
     "composite": ("metricrm.weighting.files:load_composite", {}),
     "lm_icl_judge": ("metricrm.adapters.causal_lm:InContextJudge", {}),
+    "lm_vote_judge": ("metricrm.adapters.causal_lm:VotingJudge", {}),
     "activation_rm": ("metricrm.adapters.activation_rm:load_activation_rm", {}),
     "ebrm": ("metricrm.adapters.ebrm:load_ebrm", {}),
     "remote": ("metricrm.adapters.remote:RemoteScorer", {}),

@@ -207,7 +207,10 @@ def main() -> None:
     write_summary(pd.concat(rows, ignore_index=True), sizes, args)
 
 
-SCORERS = ("activation_rm", "lm_icl_judge", "probe", "lm_judge", "lm_logprob")
+SCORERS = (
+    "activation_rm", "lm_icl_judge", "probe", "lm_judge", "lm_vote_judge", "lm_vote_judge_s8",
+    "lm_logprob",
+)  # fmt: skip
 
 
 def write_summary(frame, sizes: dict[str, int], args) -> None:

@@ -98,10 +98,17 @@ class LMJudge(_LMScorer, EmbeddingScorer):
             "no": ",".join(self.no_words),
         }
 
-    def encode_questions(self, responses: Sequence[str], prompts: Sequence[Any] | None) -> list:
-        """The judging question per item as a user turn, tokenized and truncated."""
+    def encode_questions(
+        self,
+        responses: Sequence[str],
+        prompts: Sequence[Any] | None,
+        template: str | None = None,
+    ) -> list:
+        """The judging question per item as a user turn, tokenized and truncated (``template``:
+        another judging question than the scorer's own)."""
         e = self.engine
-        if prompts is None and "{prompt}" in self.judge_template:
+        template = self.judge_template if template is None else template
+        if prompts is None and "{prompt}" in template:
             raise ScorerInputError(
                 f"{self.name}: the judge template has a {{prompt}} field but no `prompts` were "
                 "given; pass prompts or a template without {prompt}"
@@ -110,7 +117,7 @@ class LMJudge(_LMScorer, EmbeddingScorer):
         items = []
         for i, (p, r) in enumerate(zip(prompts, responses)):
             flat = flat_prompt(p)
-            question = _fill(self.judge_template, {"prompt": flat, "response": r})
+            question = _fill(template, {"prompt": flat, "response": r})
             text = render_user_turn(e.lm.tokenizer, e.mode, question, e.plain)
             # questions about one prompt share the template's head and the prompt
             items.append(e.fit(Encoded(e.lead + e._ids(text), 0, share=flat), i))
