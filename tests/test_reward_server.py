@@ -388,9 +388,11 @@ def test_thread_server_speaks_the_same_protocol():
         running.stop()
 
 
-def test_cli_serves_a_composite_file_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_cli_serves_a_composite_file_until_interrupted(tmp_path, stop):
     """``metricrm serve reward.json --engine thread`` in a subprocess: the composite's scores
-    over HTTP equal the composite file loaded here; Ctrl-C stops it with status 0."""
+    over HTTP equal the composite file loaded here; Ctrl-C (SIGINT) or SIGTERM stops it with
+    status 0. SIGTERM is sent with SIGINT ignored, as in a shell's background job."""
     import select
     import signal
     import subprocess
@@ -411,6 +413,10 @@ def test_cli_serves_a_composite_file_until_interrupted(tmp_path):
         [sys.executable, "-m", "metricrm.cli", "serve", str(path), "--engine", "thread",
          "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        # the child's SIGINT as a terminal gives it, whatever this process inherited
+        preexec_fn=lambda: signal.signal(
+            signal.SIGINT, signal.SIG_DFL if stop == "SIGINT" else signal.SIG_IGN
+        ),
     )  # fmt: skip
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 120)
@@ -423,7 +429,7 @@ def test_cli_serves_a_composite_file_until_interrupted(tmp_path):
         local = load_composite(path, cache=False).score(hyps, references=refs)
         assert body["scores"] == local.scores.tolist() and body["signature"] == local.signature
         assert body["details"]["chrf.raw"] == local.details["chrf.raw"].tolist()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop))
         assert proc.wait(timeout=60) == 0
         assert "metricrm: stopping" in proc.stderr.read()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from typing import Any
@@ -89,7 +90,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             address=args.address,
         )  # fmt: skip
     print(f"metricrm: serving {args.spec} at {server.url} (POST /score, POST /get_reward, "
-          "GET /health, GET /info); Ctrl-C stops", flush=True)  # fmt: skip
+          "GET /health, GET /info); Ctrl-C or SIGTERM stops", flush=True)  # fmt: skip
+    # SIGTERM (docker stop, systemd, kill) stops as Ctrl-C does; a server started as a shell's
+    # background job has SIGINT ignored (POSIX), and then only SIGTERM reaches it
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -97,3 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
