@@ -93,13 +93,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
           "GET /health, GET /info); Ctrl-C or SIGTERM stops", flush=True)  # fmt: skip
     # SIGTERM (docker stop, systemd, kill) stops as Ctrl-C does; a server started as a shell's
     # background job has SIGINT ignored (POSIX), and then only SIGTERM reaches it
-    signal.signal(signal.SIGTERM, _interrupt)
+    in_main = threading.current_thread() is threading.main_thread()  # signals go there only
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         print("metricrm: stopping", file=sys.stderr)
     finally:
         server.stop()
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # main() called from Python: leave no trace
     return 0
 
 
