@@ -222,10 +222,12 @@ def curve_rng(seed: int, proxy: str, gold: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(repr((proxy, gold)).encode("utf-8"))])
 
 
-def _scores(scorer: Any, prompts: list, responses: list[str], cache: Any, options: dict) -> Any:
+def _scores(scorer: Any, cache: Any, **inputs: Any) -> Any:
+    """``scorer``'s scores of ``inputs`` (responses, prompts, ...; chunk and progress options)
+    through the score cache, or without one when ``cache`` is None."""
     if cache is None:
-        return score_in_chunks(scorer, responses, prompts=prompts, **options).scores
-    return score_with_cache(scorer, responses, prompts=prompts, cache=cache, **options).scores
+        return score_in_chunks(scorer, **inputs).scores
+    return score_with_cache(scorer, cache=cache, **inputs).scores
 
 
 def best_of_n(
@@ -272,7 +274,9 @@ def best_of_n(
     options = {"chunk_size": chunk_size, "progress": progress}
     values = {}
     for role, scorer in (("proxy", proxy), ("gold", gold)):
-        values[role] = _scores(scorer, prompts, responses, store, {**options, "desc": role})
+        values[role] = _scores(
+            scorer, store, responses=responses, prompts=prompts, desc=role, **options
+        )
     groups = [np.flatnonzero(index == i) for i in range(len(pool.prompts))]
     groups = [g for g in groups if g.size]
     names = {
@@ -367,10 +371,7 @@ def best_of_n_items(
     values = {}
     scorers = (("proxy", proxy),) if human else (("proxy", proxy), ("gold", gold))
     for role, scorer in scorers:
-        if store is None:
-            values[role] = score_in_chunks(scorer, **options).scores
-        else:
-            values[role] = score_with_cache(scorer, cache=store, desc=role, **options).scores
+        values[role] = _scores(scorer, store, desc=role, **options)
     if human:
         values["gold"] = np.array([it.human[gold] for it in items], dtype=np.float64)
         gold_signature, gold_name = f"human:{gold}", gold
