@@ -112,19 +112,26 @@ def _load_text(load: dict[str, float]) -> str:
 # -- data -----------------------------------------------------------------------------------
 
 
-def darr_items(shared: Path, n: int) -> tuple[list[str], list[str]]:
+def darr_items(shared: Path, n: int, distinct: bool = False) -> tuple[list[str], list[str]]:
     """The first ``n`` (translation, reference) items of DARR lt-en in file order: the better,
-    then the worse translation of each pair (repeats included)."""
+    then the worse translation of each pair. Relative-ranking pairs repeat each translation
+    (20,000 items hold 4,409 distinct ones); ``distinct=True`` keeps the first copy of each."""
     from metricrm.data import load_wmt_darr
 
     hyps: list[str] = []
     refs: list[str] = []
+    seen: set[tuple[str, str]] = set()
     for pair in load_wmt_darr(shared / DARR_FILE):
         for hyp in (pair.chosen, pair.rejected):
+            if distinct and (hyp, pair.references[0]) in seen:
+                continue
+            seen.add((hyp, pair.references[0]))
             hyps.append(hyp)
             refs.append(pair.references[0])
         if len(hyps) >= n:
             return hyps[:n], refs[:n]
+    if distinct:
+        return hyps, refs  # every distinct item of the file
     raise SystemExit(f"bench: {shared / DARR_FILE} has only {len(hyps)} items; asked for {n}")
 
 
@@ -222,6 +229,7 @@ def _classic_row(metric: str, hyps: list[str], refs: list[str], repeats: int) ->
         "items": len(hyps),
         "repeats": repeats,
         "processes": parallel.last_run.processes,
+        "distinct": parallel.last_run.distinct,
         "threshold": scorer.parallel_min_items,
         "peer_median_s": peer_t.median_wall,
         "ours_median_s": ours_t.median_wall,
@@ -240,15 +248,16 @@ def _classic_row(metric: str, hyps: list[str], refs: list[str], repeats: int) ->
 
 
 def bench_classic(args: argparse.Namespace) -> dict[str, Any]:
-    hyps, refs = darr_items(args.shared, args.items)
+    hyps, refs = darr_items(args.shared, args.items, distinct=args.distinct)
     rows = []
     for metric in args.metrics:
         repeats = args.ter_repeats if metric == "ter" else args.repeats
         rows.append(_classic_row(metric, hyps, refs, repeats))
         print(f"done {metric}: {rows[-1]['ratio_median']:.2f}x", file=sys.stderr, flush=True)
     lines = [
-        "| metric | peer | items | peer s (median) | ours s (median) | ratio (median / best) "
-        "| cores busy, peer / ours | first call s, peer / ours | load min / median / max |",
+        "| metric | peer | items (distinct) | peer s (median) | ours s (median) "
+        "| ratio (median / best) | cores busy, peer / ours | first call s, peer / ours "
+        "| load min / median / max |",
         "|" + "---|" * 9,
     ]
     for r in rows:
@@ -256,7 +265,8 @@ def bench_classic(args: argparse.Namespace) -> dict[str, Any]:
         busy_ours = statistics.median([c / w for c, w in zip(ours_cpu, r["ours_wall_s"])])
         busy_peer = statistics.median([c / w for c, w in zip(r["peer_cpu_s"], r["peer_wall_s"])])
         lines.append(
-            f"| {r['metric']} | {r['peer']} | {r['items']:,} | {r['peer_median_s']:.2f} "
+            f"| {r['metric']} | {r['peer']} | {r['items']:,} ({r['distinct']:,}) "
+            f"| {r['peer_median_s']:.2f} "
             f"| {r['ours_median_s']:.2f} | {r['ratio_median']:.2f}x / {r['ratio_best']:.2f}x "
             f"| {busy_peer:.2f} / {busy_ours:.2f} "
             f"| {r['peer_first_call_s']:.2f} / {r['ours_first_call_s']:.2f} "
@@ -553,6 +563,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=20_000, help="classic: items (20,000)")
     parser.add_argument("--metrics", help="classic / threshold: comma-separated metrics")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per side (5)")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="classic: distinct DARR items only (every one in the file if fewer than --items)",
+    )
     parser.add_argument("--ter-repeats", type=int, default=3, help="classic: for TER (3)")
     parser.add_argument("--bert-repeats", type=int, default=3, help="bertscore: repeats (3)")
     parser.add_argument(

@@ -577,8 +577,10 @@ def test_score_neutral_settings_change_neither_scores_nor_signature(name, scorer
     neutral = sorted(getattr(scorers(name), "score_neutral", ()))
     values = _neutral_values(name)
     assert set(neutral) <= set(values), f"{name}: no test value for {set(neutral) - set(values)}"
-    copies = 10 if "n_jobs" in neutral else 1  # 70 items: two chunks' worth, so n_jobs pools
-    responses, references = RESPONSES * copies, REFERENCES * copies
+    # 70 distinct items (repeats are scored once): two chunks' worth, so n_jobs pools
+    copies = 10 if "n_jobs" in neutral else 1
+    responses = [r if k == 0 else f"{r} {k}" for k in range(copies) for r in RESPONSES]
+    references = REFERENCES * copies
     base = scorers(name).score(responses, references=references, prompts=PROMPTS * copies)
     for setting in neutral:
         if values[setting] is None:

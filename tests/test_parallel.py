@@ -44,7 +44,17 @@ def texts(shared_data):
     hyps.append(refs[0][0])  # an exact match, so exact_match has a 1 as well as 0s
     refs.append(refs[0])
     order = np.random.default_rng(16).permutation(len(hyps))
+    with open(shared_data / "scored" / "wmt19-darr" / "lt-en.json", encoding="utf-8") as fh:
+        more = list(json.load(fh).values())[:1000]
+    short = {e[s]["sys"]: e["ref"] for e in more for s in ("better", "worse")}
+    _TER_ITEMS[:] = [(h, [r]) for h, r in short.items() if len(h) < 200][:160]
     return [hyps[i] for i in order], [refs[i] for i in order]
+
+
+#: TER's input (filled by ``texts``): 160 distinct DARR sentences under 200 characters. TER costs
+#: seconds per long summary with 11 references, and repeated items are scored once, so the
+#: pool needs distinct short ones.
+_TER_ITEMS: list[tuple[str, list[str]]] = []
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -54,14 +64,11 @@ def _stop_workers():
 
 
 def _inputs(name: str, texts: tuple[list, list], n: int | None = None) -> tuple[list, list]:
-    """The test input for one scorer: TER (seconds per long summary with 11 references) gets
-    DARR sentences only."""
+    """The test input for one scorer (TER: ``_TER_ITEMS``)."""
     hyps, refs = texts
-    keep = range(len(hyps))
     if name == "ter":
-        keep = [i for i in keep if len(refs[i]) == 1 and len(hyps[i]) < 200][:160]
-    keep = list(keep)[:n]
-    return [hyps[i] for i in keep], [refs[i] for i in keep]
+        hyps, refs = [h for h, _ in _TER_ITEMS], [r for _, r in _TER_ITEMS]
+    return hyps[:n], refs[:n]
 
 
 def _assert_identical(one: mr.ScoreResult, many: mr.ScoreResult) -> None:
@@ -116,13 +123,76 @@ def test_pooled_scores_equal_sacrebleu_in_input_order(texts):
     assert result.corpus_score == sacrebleu.corpus_chrf(hyps, streams).score
 
 
-def test_chunks_keep_input_order_and_cover_every_item():
-    for n, processes in [(64, 2), (1000, 2), (1001, 3), (20_000, 2)]:
-        bounds = parallel.chunk_bounds(n, processes)
-        assert bounds[0][0] == 0 and bounds[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
-        assert all(stop - start >= parallel.MIN_CHUNK for start, stop in bounds)
-        assert len(bounds) <= processes * parallel.CHUNKS_PER_PROCESS
+def test_chunks_from_both_ends_cover_every_item_once_and_shrink_where_they_meet():
+    rng = np.random.default_rng(7)
+    for n, processes in [(64, 2), (1000, 2), (1001, 3), (20_000, 2), (20_000, 8)]:
+        for _ in range(5):
+            split = parallel.ChunkSplit(n, processes)
+            taken = []
+            while (bounds := split.front() if rng.random() < 0.5 else split.back()) is not None:
+                taken.append(bounds)
+            covered = sorted(i for start, stop in taken for i in range(start, stop))
+            assert covered == list(range(n))  # every item once
+            sizes = [stop - start for start, stop in taken]
+            assert all(size >= parallel.MIN_CHUNK for size in sizes[:-1])
+            assert sizes[-1] <= parallel.MIN_CHUNK  # the chunks where the ends meet are small
+            assert sizes[0] == max(parallel.MIN_CHUNK, -(-n // (parallel.SHARE * processes)))
+            # each chunk a share of what was left: a few dozen chunks, not one per item
+            assert len(taken) <= 2 * parallel.SHARE * processes * (1 + np.log(n))
+
+
+class Recording(parallel.ParallelItems):
+    """A per-item function that records the rows it is given (in this process)."""
+
+    parallel_min_items = 10**9
+
+    def __init__(self, n_jobs: int | None = 1) -> None:
+        self.n_jobs = n_jobs
+        self.seen: list[tuple] = []
+
+    def settings(self) -> dict:
+        return {}
+
+    def rows(self, hyps: list[str], refs: list[list[str]]) -> list[tuple]:
+        self.seen += [(h, tuple(r)) for h, r in zip(hyps, refs)]
+        return [(h.upper(), len(r), r[-1]) for h, r in zip(hyps, refs)]
+
+
+def test_each_distinct_item_is_scored_once_and_every_item_gets_its_row():
+    hyps = ["a", "b", "a", "a", "b", "c", "a"]
+    refs = [["x"], ["x"], ["x"], ["x", "y"], ["x"], ["x"], ["y"]]
+    stand_in = Recording()
+    got = stand_in.map_items("rows", hyps, refs)
+    assert got == [(h.upper(), len(r), r[-1]) for h, r in zip(hyps, refs)]
+    # the same response with other references is another item; each distinct item once
+    assert stand_in.seen == [("a", ("x",)), ("b", ("x",)), ("a", ("x", "y")), ("c", ("x",)),
+                             ("a", ("y",))]  # fmt: skip
+    assert (parallel.last_run.items, parallel.last_run.distinct) == (7, 5)
+    assert parallel.distinct_rows([hyps, refs]) == ([0, 1, 3, 5, 6], [0, 1, 0, 2, 1, 3, 4])
+    unhashable = [{"a": 1}, {"a": 1}]
+    assert parallel.distinct_rows([unhashable]) == ([0, 1], [0, 1])
+
+
+@pytest.mark.parametrize("name", ["bleu", "chrf", "chrf++", "ter"])
+def test_repeated_items_and_shared_references_equal_sacrebleu_item_by_item(name, texts):
+    """Relative-ranking data repeats each translation; WMT systems share each reference. Every
+    item, pooled or not, still equals sacrebleu's own ``sentence_score``, including items that
+    share a first reference but not the second, and a response repeated with other references."""
+    hyps, refs = _inputs(name, texts, 120)
+    hyps = hyps + hyps[:40] + hyps[:20] + hyps[:20]
+    refs = refs + refs[:40] + [[r[0], hyps[-i - 1]] for i, r in enumerate(refs[:20])]
+    refs = refs + [[refs[-1][0]] for _ in range(20)]
+    metric = {
+        "bleu": sacrebleu.metrics.BLEU(effective_order=True),
+        "chrf": sacrebleu.metrics.CHRF(),
+        "chrf++": sacrebleu.metrics.CHRF(word_order=2),
+        "ter": sacrebleu.metrics.TER(),
+    }[name]
+    expected = [metric.sentence_score(h, r).score for h, r in zip(hyps, refs)]
+    for n_jobs in (1, 2):
+        got = mr.get_scorer(name, n_jobs=n_jobs).score(hyps, references=refs).scores
+        np.testing.assert_array_equal(got, expected, err_msg=f"{name}, n_jobs={n_jobs}")
+        assert parallel.last_run.items == len(hyps) > parallel.last_run.distinct
 
 
 def test_automatic_n_jobs_uses_every_core_only_above_the_threshold(monkeypatch):

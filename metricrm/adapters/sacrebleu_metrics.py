@@ -74,14 +74,22 @@ class _SacreScorer(ParallelItems, BaseScorer):
     def _statistics(self, responses: list[str], references: list[list[str]]) -> list[list]:
         # The segment-level calls sacrebleu's own ``sentence_score`` and significance tests make
         # (underscored but stable across sacrebleu 2.x); one metric object serves every item.
+        # A reference set's information (its n-grams, words) is computed once per call and
+        # reused by every item with the same references: WMT systems share each reference.
+        # sacrebleu only reads it, so each item gets the statistics its own call would.
         metric = self._metric
         prep = metric._preprocess_segment
         ref_info = metric._extract_reference_info
         segment = metric._compute_segment_statistics
-        return [
-            segment(prep(hyp), ref_info([prep(r) for r in refs]))
-            for hyp, refs in zip(responses, references)
-        ]
+        infos: dict[tuple[str, ...], Any] = {}
+        stats = []
+        for hyp, refs in zip(responses, references):
+            key = tuple(refs)
+            info = infos.get(key)
+            if info is None:
+                info = infos[key] = ref_info([prep(r) for r in refs])
+            stats.append(segment(prep(hyp), info))
+        return stats
 
     def _item_rows(self, responses: list[str], references: list[list[str]]) -> list[tuple]:
         """``(statistics, score)`` of each item: the per-item work a worker process does."""

@@ -1,10 +1,14 @@
 """Per-item scoring on every core: chunks of items over a reusable pool of worker processes.
 
 The classic metrics (sacrebleu, rouge-score, the lexical scorers) are pure Python: one process
-uses one core. For a large input a scorer splits its items into chunks; the calling process
-scores chunks from the front while worker processes score chunks from the back, and the results
-are joined in input order. Every item goes through the same function with the same inputs in
-whichever process scores it, so scores and statistics are bit-identical to one process.
+uses one core. A call first keeps one copy of each distinct item (the same response with the
+same references is scored once: relative-ranking data such as WMT DARR repeats each translation
+in many pairs). For a large input the calling process then takes chunks from the front while
+each worker process takes chunks from the back, one at a time; each chunk is a share of what is
+left, so chunks shrink as the two ends meet and no process waits long for another at the end.
+Results are joined in input order. Every item goes through the same function with the same
+inputs in whichever process scores it, so scores and statistics are bit-identical to one
+process.
 
 - **How many processes** (``n_jobs``): ``None`` means every usable core when the input has at
   least the scorer's ``parallel_min_items`` items, one process otherwise (measured per metric,
@@ -31,16 +35,16 @@ import threading
 import time
 import types
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import WorkerProcessError
 from .validation import check_integer
 
-#: chunks per process: enough for the processes to even out uneven chunk costs
-CHUNKS_PER_PROCESS = 8
+#: a chunk takes at most ``1 / (SHARE * processes)`` of the items left (guided scheduling)
+SHARE = 2
 #: fewest items in one chunk (below this, sending a chunk costs more than scoring it)
 MIN_CHUNK = 32
 
@@ -84,11 +88,59 @@ def processes_for(n_jobs: int | None, n_items: int, min_items: int) -> int:
     return max(1, min(wanted, n_items // MIN_CHUNK))
 
 
-def chunk_bounds(n_items: int, processes: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of consecutive chunks covering ``range(n_items)``."""
-    count = max(1, min(processes * CHUNKS_PER_PROCESS, n_items // MIN_CHUNK))
-    size = math.ceil(n_items / count)
-    return [(start, min(start + size, n_items)) for start in range(0, n_items, size)]
+class ChunkSplit:
+    """Chunks of ``range(n_items)`` taken from both ends, thread-safe: the calling process takes
+    from the front, workers from the back. Each chunk holds ``1 / (SHARE * processes)`` of the
+    items still left (at least ``MIN_CHUNK``), so the last chunks, where the two ends meet, are
+    small whatever the items cost."""
+
+    def __init__(self, n_items: int, processes: int) -> None:
+        self._lo, self._hi = 0, n_items
+        self._processes = max(1, processes)
+        self._lock = threading.Lock()
+
+    def _size(self) -> int:
+        left = self._hi - self._lo
+        return min(left, max(MIN_CHUNK, math.ceil(left / (SHARE * self._processes))))
+
+    def front(self) -> tuple[int, int] | None:
+        """The next chunk from the front, or None when every item is taken."""
+        with self._lock:
+            if self._lo >= self._hi:
+                return None
+            start = self._lo
+            self._lo += self._size()
+            return start, self._lo
+
+    def back(self) -> tuple[int, int] | None:
+        """The next chunk from the back, or None when every item is taken."""
+        with self._lock:
+            if self._lo >= self._hi:
+                return None
+            stop = self._hi
+            self._hi -= self._size()
+            return self._hi, stop
+
+
+def distinct_rows(columns: Sequence[list]) -> tuple[list[int], list[int]]:
+    """``(first, where)``: the index of the first copy of each distinct row (the items' values
+    across ``columns``, lists compared as tuples), and for every row the position of its
+    distinct row in ``first``. Rows with a value that cannot be hashed are all kept."""
+    seen: dict[tuple, int] = {}
+    first: list[int] = []
+    where: list[int] = []
+    try:
+        for i, row in enumerate(zip(*columns)):
+            key = tuple(tuple(v) if isinstance(v, list) else v for v in row)
+            position = seen.get(key)
+            if position is None:
+                position = seen[key] = len(first)
+                first.append(i)
+            where.append(position)
+    except TypeError:  # an unhashable value (a dict, say): score every row
+        n = len(columns[0])
+        return list(range(n)), list(range(n))
+    return first, where
 
 
 @dataclass(frozen=True)
@@ -98,6 +150,8 @@ class RunInfo:
     processes: int
     chunks: int
     in_caller: int  # chunks scored by the calling process; the rest by workers
+    items: int = 0  # rows passed to ``map_items``
+    distinct: int = 0  # distinct rows among them: the ones scored
 
 
 last_run = RunInfo(processes=0, chunks=0, in_caller=0)
@@ -221,56 +275,71 @@ def run_chunks(
     """``local(*columns)`` computed over ``processes`` processes, joined in input order.
 
     ``local`` must return one entry per item, and the recipe's method must compute the same
-    function in a worker. The caller scores chunks from the front while the workers take them
-    from the back, so a slow worker start costs the caller no waiting.
+    function in a worker. The caller takes chunks from the front while one thread per worker
+    keeps that worker busy with chunks from the back (one in flight, so no chunk is promised to
+    a worker before it can start it), so a slow worker start costs the caller no waiting.
     """
     global last_run
     n = len(columns[0])
     if processes <= 1 or recipe is None:
-        last_run = RunInfo(1, 1, 1)
+        last_run = RunInfo(1, 1, 1, n, n)
         return local(*columns)
-    bounds = chunk_bounds(n, processes)
     with _LOCK:
         pool = _executor(processes - 1)
-        futures: list[Future | None] = [None] * len(bounds)
-        for k in reversed(range(len(bounds))):  # workers take chunks from the back
-            start, stop = bounds[k]
-            futures[k] = pool.submit(_run_chunk, recipe, tuple(c[start:stop] for c in columns))
-    parts: list[list | None] = [None] * len(bounds)
+    split = ChunkSplit(n, processes)
+    parts: dict[int, list] = {}
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def chunk(bounds: tuple[int, int]) -> tuple[list, ...]:
+        return tuple(c[bounds[0] : bounds[1]] for c in columns)
+
+    def feed() -> None:  # one worker: a chunk from the back, its result, the next chunk
+        try:
+            while not stop.is_set() and (bounds := split.back()) is not None:
+                parts[bounds[0]] = pool.submit(_run_chunk, recipe, chunk(bounds)).result()
+        except BaseException as exc:  # handed to the caller, which raises it
+            errors.append(exc)
+            stop.set()
+
+    feeders = [threading.Thread(target=feed, daemon=True) for _ in range(processes - 1)]
+    for thread in feeders:
+        thread.start()
+    in_caller = 0
     try:
-        for k, (start, stop) in enumerate(bounds):
-            future = futures[k]
-            if future is None or not future.cancel():
-                break  # a worker has it, and every chunk after it
-            parts[k] = local(*(c[start:stop] for c in columns))
-        for k, future in enumerate(futures):
-            if parts[k] is None and future is not None:
-                parts[k] = future.result()
-    except BrokenProcessPool as exc:
-        shutdown_workers()
-        raise WorkerProcessError(
-            f"{recipe.target}: a worker process died while scoring ({exc}); the pool was reset. "
-            "Retry, or pass n_jobs=1 to score in this process"
-        ) from exc
+        while not stop.is_set() and (bounds := split.front()) is not None:
+            parts[bounds[0]] = local(*chunk(bounds))
+            in_caller += 1
+    except BaseException:  # the workers stop after their chunk in flight (Ctrl-C included)
+        stop.set()
+        raise
     finally:
-        for future in futures:
-            if future is not None:
-                future.cancel()
-    in_caller = sum(1 for f in futures if f is not None and f.cancelled())
-    last_run = RunInfo(processes, len(bounds), in_caller)
+        for thread in feeders:
+            thread.join()
+    if errors:
+        exc = errors[0]
+        if isinstance(exc, BrokenProcessPool):
+            shutdown_workers()
+            raise WorkerProcessError(
+                f"{recipe.target}: a worker process died while scoring ({exc}); the pool was "
+                "reset. Retry, or pass n_jobs=1 to score in this process"
+            ) from exc
+        raise exc
+    last_run = RunInfo(processes, len(parts), in_caller, n, n)
     out: list = []
-    for part in parts:
-        out.extend(part)  # type: ignore[arg-type]
+    for start in sorted(parts):
+        out.extend(parts[start])
     return out
 
 
 class ParallelItems:
     """Mixin for scorers whose per-item work is pure Python: ``map_items`` spreads it over
-    processes. Subclasses set ``parallel_min_items`` (the measured input size from which all
-    cores pay off) and ``n_jobs``, and rebuild from ``worker_settings()`` in a worker."""
+    processes. Subclasses set ``parallel_min_items`` (the measured number of distinct items from
+    which all cores pay off) and ``n_jobs``, and rebuild from ``worker_settings()`` in a worker."""
 
-    #: items from which ``n_jobs=None`` uses every core: where even a first call, which starts
-    #: the workers, is measured to gain 1.2x on two free cores (per metric; docs/benchmarks.md)
+    #: distinct items from which ``n_jobs=None`` uses every core: where even a first call, which
+    #: starts the workers, is measured to gain 1.2x on two free cores (per metric; see
+    #: docs/benchmarks.md)
     parallel_min_items: int = 10_000
     n_jobs: int | None = None
 
@@ -285,13 +354,24 @@ class ParallelItems:
         return dict(self.settings())  # type: ignore[attr-defined]
 
     def map_items(self, method: str, *columns: list) -> list:
-        """``getattr(self, method)(*columns)``, split over processes for large inputs."""
-        processes = processes_for(self.n_jobs, len(columns[0]), self.parallel_min_items)
+        """``getattr(self, method)(*columns)``: each distinct row scored once, split over
+        processes for large inputs, one entry per row in input order (a repeated row gets its
+        first copy's entry)."""
+        global last_run
+        n = len(columns[0])
+        first, where = distinct_rows(columns)
+        if len(first) < n:
+            columns = tuple([c[i] for i in first] for c in columns)
+        processes = processes_for(self.n_jobs, len(first), self.parallel_min_items)
         local = getattr(self, method)
-        if processes <= 1:
-            return run_chunks(local, None, columns, 1)
-        cls = type(self)
-        settings = {**self.worker_settings(), "n_jobs": 1}
-        target = f"{cls.__module__}:{cls.__qualname__}"
-        recipe = Recipe(target, tuple(sorted(settings.items())), method)
-        return run_chunks(local, recipe, columns, processes)
+        recipe = None
+        if processes > 1:
+            cls = type(self)
+            settings = {**self.worker_settings(), "n_jobs": 1}
+            target = f"{cls.__module__}:{cls.__qualname__}"
+            recipe = Recipe(target, tuple(sorted(settings.items())), method)
+        rows = run_chunks(local, recipe, columns, processes)
+        last_run = replace(last_run, items=n)
+        if len(first) == n:
+            return rows
+        return [rows[j] for j in where]
