@@ -112,14 +112,15 @@ def fast():
 
 def test_fast_classic_run_compares_identical_scores(fast, shared_data, tmp_path, capsys):
     out = tmp_path / "fast.json"
-    argv = ["classic", "--items", "300", "--repeats", "1", "--ter-repeats", "1"]
+    argv = ["classic", "--items", "300", "--repeats", "1", "--ter-repeats", "1", "--distinct"]
     argv += ["--metrics", "chrf,ter", "--shared", str(shared_data), "--output", str(out)]
     results = fast.main(argv)
     table = _table_rows(capsys.readouterr().out)
     assert [row[0] for row in table] == ["chrf", "ter"]
     rows = {row["metric"]: row for row in results["rows"]}
     assert all(row["scores_identical"] and row["items"] == 300 for row in rows.values())
-    # 300 items: below chrF's threshold (one process), above TER's (every core)
+    assert all(row["distinct"] == 300 for row in rows.values())
+    # 300 distinct items: below chrF's threshold (one process), above TER's (every core)
     assert rows["chrf"]["processes"] == 1
     assert rows["ter"]["processes"] == min(2, os.cpu_count() or 1)
     assert json.loads(out.read_text(encoding="utf-8"))["rows"][0]["metric"] == "chrf"
@@ -131,3 +132,11 @@ def test_fast_darr_items_follow_the_file(fast, shared_data):
     assert hyps == [raw[0]["better"]["sys"], raw[0]["worse"]["sys"], raw[1]["better"]["sys"],
                     raw[1]["worse"]["sys"], raw[2]["better"]["sys"]]  # fmt: skip
     assert refs == [raw[0]["ref"]] * 2 + [raw[1]["ref"]] * 2 + [raw[2]["ref"]]
+
+
+def test_fast_distinct_darr_items_keep_the_first_copy_of_each(fast, shared_data):
+    hyps, refs = fast.darr_items(shared_data, 400)
+    distinct, distinct_refs = fast.darr_items(shared_data, 400, distinct=True)
+    assert len(distinct) == 400 == len(set(zip(distinct, distinct_refs)))
+    first = list(dict.fromkeys(zip(hyps, refs)))  # file order, first copies
+    assert list(zip(distinct, distinct_refs))[: len(first)] == first
