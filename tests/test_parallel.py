@@ -540,3 +540,37 @@ def test_a_dead_worker_raises_a_clear_error_and_the_pool_is_rebuilt():
     assert parallel.run_chunks(Failing().rows, recipe, [list(range(600))], 2) == list(
         range(0, 1200, 2)
     )
+
+
+class Held:
+    """A stand-in whose worker copy holds its chunk until the test releases it, and whose
+    caller copy fails once the worker has started."""
+
+    def __init__(self, folder: str, n_jobs: int = 1) -> None:
+        self.folder = Path(folder)
+
+    def rows(self, values: list[int]) -> list[int]:
+        if parallel._IN_WORKER:
+            (self.folder / "worker_started").touch()
+            deadline = time.monotonic() + 60
+            while not (self.folder / "release").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            (self.folder / "worker_done").touch()
+            return values
+        while not (self.folder / "worker_started").exists():
+            time.sleep(0.02)
+        raise ValueError("the caller's chunk is bad")
+
+
+def test_an_error_in_the_caller_does_not_wait_for_the_workers_chunk(tmp_path):
+    """The caller's error is raised while a worker still holds its chunk (Ctrl-C alike): it
+    does not wait for work whose result it will drop."""
+    recipe = parallel.Recipe(f"{__name__}:Held", (("folder", str(tmp_path)),), "rows")
+    with pytest.raises(ValueError, match="the caller's chunk is bad"):
+        parallel.run_chunks(Held(str(tmp_path)).rows, recipe, [list(range(1000))], 2)
+    assert not (tmp_path / "worker_done").exists()
+    (tmp_path / "release").touch()
+    deadline = time.monotonic() + 60  # let the worker finish before the next test uses it
+    while not (tmp_path / "worker_done").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (tmp_path / "worker_done").exists()

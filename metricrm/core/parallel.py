@@ -310,12 +310,13 @@ def run_chunks(
         while not stop.is_set() and (bounds := split.front()) is not None:
             parts[bounds[0]] = local(*chunk(bounds))
             in_caller += 1
-    except BaseException:  # the workers stop after their chunk in flight (Ctrl-C included)
+    except BaseException:
+        # an error here, or Ctrl-C: raise now; the feeders stop once their chunk in flight
+        # returns (a later call's chunks queue behind it), and its result is dropped
         stop.set()
         raise
-    finally:
-        for thread in feeders:
-            thread.join()
+    for thread in feeders:
+        thread.join()
     if errors:
         exc = errors[0]
         if isinstance(exc, BrokenProcessPool):
