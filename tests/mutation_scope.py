@@ -9,6 +9,11 @@ every selected test once to learn which tests reach which function. One part's c
 that part's modules and selects only the tests that cover them, so that first step costs a
 fraction of the whole. The copy sits inside ``mutants/`` so that the tests still find
 ``shared/data`` beside the checkout.
+
+A module of ``metricrm/meta/`` is a part of its own (``resampling``, ``pairwise``, ...): only
+that module is mutated, and only the fast test files that reach its functions are selected
+(found with coverage's per-test contexts over the fast ``meta`` tests), so a surviving mutant
+runs a few seconds of tests rather than every meta test that happens to reach it.
 """
 
 from __future__ import annotations
@@ -41,6 +46,81 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_wmt_darr_agreement.py",
         ],
     ),
+    **{
+        name: ([f"metricrm/meta/{name}.py"], [f"tests/{t}.py" for t in tests])
+        for name, tests in {
+            # module -> fast test files whose tests run its functions (not only import it);
+            # test_meta_evaluate.py (real data through meta_evaluate, 14 s) is left to "meta"
+            "resampling": [
+                "test_planted_bugs",
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+                "test_probe_intervals",
+            ],
+            "pairwise": [
+                "test_meta_pairwise",
+                "test_meta_peers_rewardbench",
+                "test_meta_peers_rmbench",
+                "test_meta_peers_mtme",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+                "test_meta_evaluate_conventions",
+            ],
+            "pairwise_perm": [
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "clusters": [
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "correlation": [
+                "test_planted_bugs",
+                "test_meta_correlation",
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "levels": [
+                "test_meta_correlation",
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "williams": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "stratified": ["test_meta_stratified", "test_meta_evaluate_conventions"],
+            "spa": ["test_meta_correlation", "test_meta_fixes", "test_meta_peers_mtme"],
+            "darr": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "subsample": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "tasks": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "rewardbench": [
+                "test_meta_peers_rewardbench",
+                "test_meta_stratified",
+                "test_meta_evaluate_conventions",
+            ],
+            "conventions": [
+                "test_meta_evaluate_conventions",
+                "test_meta_peers_rewardbench",
+                "test_meta_peers_rmbench",
+                "test_meta_peers_mtme",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+            ],
+        }.items()
+    },
     "core": (
         ["metricrm/core/types.py", "metricrm/core/validation.py"],
         [

@@ -68,3 +68,18 @@ def test_scope_copies_the_checkout_with_the_part_table(tmp_path):
         mutation_scope.prepare("meta", tmp_path)
     with pytest.raises(SystemExit, match="unknown part 'x'; expected one of"):
         mutation_scope.prepare("x", tmp_path)
+
+
+def test_each_meta_module_is_a_part_with_existing_fast_test_files():
+    root = mutation_scope.ROOT
+    modules = sorted(p.stem for p in (root / "metricrm" / "meta").glob("*.py"))
+    # every module with functions to mutate has its own part (constants and re-exports need none)
+    expected = sorted(set(modules) - {"__init__", "_checks", "rewardbench_constants"})
+    assert sorted(n for n in mutation_scope.PARTS if n not in {"meta", "core"}) == expected
+    fast_meta = set(mutation_scope.PARTS["meta"][1])
+    for name in expected:
+        mutate, tests = mutation_scope.PARTS[name]
+        assert mutate == [f"metricrm/meta/{name}.py"], name
+        assert tests and len(set(tests)) == len(tests), name
+        assert set(tests) <= fast_meta, (name, set(tests) - fast_meta)
+        assert all((root / t).is_file() for t in tests), name
