@@ -41,6 +41,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_peers_rmbench.py",
             "tests/test_meta_procedures.py",
             "tests/test_meta_resampling.py",
+            "tests/test_meta_resampling_contracts.py",
             "tests/test_meta_stratified.py",
             "tests/test_probe_intervals.py",
             "tests/test_wmt_darr_agreement.py",
@@ -54,6 +55,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "resampling": [
                 "test_planted_bugs",
                 "test_meta_resampling",
+                "test_meta_resampling_contracts",
                 "test_meta_procedures",
                 "test_meta_stratified",
                 "test_meta_fixes",
@@ -152,11 +154,19 @@ def mutmut_table(part: str) -> str:
     )
 
 
-def prepare(part: str, root: Path = ROOT) -> Path:
-    """Copy the checkout to ``mutants/<part>-run`` with the part's mutmut table; return it."""
+def prepare(part: str, root: Path = ROOT, suffix: str = "") -> Path:
+    """Copy the checkout to ``mutants/<part>-run<suffix>`` with the part's mutmut table.
+
+    A second copy (``suffix`` "2", ...) made after new tests were written reruns the first
+    run's survivors (``mutmut run <names>``); ``tests.mutation_summary`` merges the runs.
+    """
     if part not in PARTS:
         raise SystemExit(f"mutation_scope: unknown part {part!r}; expected one of {sorted(PARTS)}")
-    dest = root / "mutants" / f"{part}-run"
+    if not re.fullmatch(r"[\w-]*", suffix):
+        raise SystemExit(
+            f"mutation_scope: expected a suffix of letters, digits, - or _ (got {suffix!r})"
+        )
+    dest = root / "mutants" / f"{part}-run{suffix}"
     if dest.exists():
         raise SystemExit(f"mutation_scope: {dest} exists; remove it to start a fresh run")
     shutil.copytree(root, dest, ignore=_SKIP)
@@ -171,10 +181,10 @@ def prepare(part: str, root: Path = ROOT) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
+    if len(argv) not in (1, 2):
         print(__doc__)
         return 2
-    print(prepare(argv[0]))
+    print(prepare(*argv[:1], suffix=argv[1] if len(argv) == 2 else ""))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import tomllib
@@ -83,3 +84,41 @@ def test_each_meta_module_is_a_part_with_existing_fast_test_files():
         assert tests and len(set(tests)) == len(tests), name
         assert set(tests) <= fast_meta, (name, set(tests) - fast_meta)
         assert all((root / t).is_file() for t in tests), name
+
+
+def test_summary_merges_a_rerun_of_survivors_over_the_first_run(tmp_path, monkeypatch):
+    first = tmp_path / "mutants/x-run2/mutants/metricrm/m.py.meta"  # sorts after x-run by name
+    again = tmp_path / "mutants/x-run/mutants/metricrm/m.py.meta"
+    _meta(first, {"m.f__mutmut_1": 0, "m.f__mutmut_2": 1, "m.f__mutmut_3": 0, "m.f__mutmut_4": 33})
+    _meta(
+        again, {"m.f__mutmut_1": 1, "m.f__mutmut_2": None, "m.f__mutmut_3": 0, "m.f__mutmut_4": 1}
+    )
+    os.utime(first, (1_000, 1_000))
+    os.utime(again, (2_000, 2_000))  # the rerun is newer: its results win, its gaps do not
+    assert mutation_summary.results(tmp_path) == {
+        "metricrm/m.py": {
+            "m.f__mutmut_1": 1,
+            "m.f__mutmut_2": 1,
+            "m.f__mutmut_3": 0,
+            "m.f__mutmut_4": 1,
+        }
+    }
+    assert mutation_summary.rerun_kills(tmp_path) == {"m.f__mutmut_1", "m.f__mutmut_4"}
+    monkeypatch.setattr(mutation_summary, "DOC", tmp_path / "none.md")
+    text, open_survivors = mutation_summary.table(tmp_path)
+    assert text.splitlines()[2] == "| metricrm/m.py | 4 | 3 (2) | 1 (0) | 0 | 0 | 75.0% |"
+    assert open_survivors == ["m.f__mutmut_3"]
+    os.utime(first, (3_000, 3_000))  # the other way round: the old survivors stand again
+    assert mutation_summary.results(tmp_path)["metricrm/m.py"]["m.f__mutmut_1"] == 0
+    assert mutation_summary.rerun_kills(tmp_path) == set()
+
+
+def test_scope_second_copy_for_a_rerun(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nonly_mutate = ["a"]\n', "utf-8")
+    assert mutation_scope.prepare("spa", tmp_path, "2") == tmp_path / "mutants" / "spa-run2"
+    config = tomllib.loads((tmp_path / "mutants/spa-run2/pyproject.toml").read_text("utf-8"))
+    assert config["tool"]["mutmut"]["only_mutate"] == ["metricrm/meta/spa.py"]
+    with pytest.raises(
+        SystemExit, match=r"expected a suffix of letters, digits, - or _ \(got '../x'\)"
+    ):
+        mutation_scope.prepare("spa", tmp_path, "../x")

@@ -1,0 +1,276 @@
+"""Contracts of metricrm.meta.resampling found by mutation testing: system-level statistics with
+a custom correlation against a per-resample loop, statistic names, index checks at their bounds,
+block loops longer than one block, EarlyStopping's bounds and every error message in full."""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from metricrm.core.errors import ScorerConfigError, ScorerInputError
+from metricrm.meta import (
+    MEAN,
+    PEARSON,
+    EarlyStopping,
+    bootstrap,
+    bootstrap_distribution,
+    paired_permutation_test,
+    permutation_pvalue_matrix,
+    system_level,
+)
+
+
+def _raises(exc: type[Exception], message: str):
+    """pytest.raises matching the whole message."""
+    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+
+
+@pytest.fixture(scope="module")
+def columns() -> dict:
+    """(n_segments, n_systems) metric and human columns with unscored human cells."""
+    rng = np.random.default_rng(11)
+    human = rng.normal(size=(40, 5))
+    metric = 0.6 * human + rng.normal(size=(40, 5))
+    human[rng.random(human.shape) < 0.15] = np.nan
+    return {"metric": metric, "human": human}
+
+
+def _system_loop(corr, metric, human, idx, every=False):
+    """System-level statistic of each resample, one resample at a time."""
+    out = []
+    for row in idx:
+        h, m = human[row], metric[row]
+        h_mean = np.nanmean(h, axis=0)
+        m_mean = (
+            np.nanmean(m, axis=0)
+            if every
+            else np.array([m[~np.isnan(h[:, j]), j].mean() for j in range(h.shape[1])])
+        )
+        ok = ~np.isnan(h_mean)
+        value = corr(h_mean[ok], m_mean[ok])
+        out.append(float(getattr(value, "statistic", value)))
+    return np.array(out)
+
+
+def _lopsided(h: np.ndarray, m: np.ndarray) -> float:
+    """Not symmetric in its arguments, so a swap of human and metric shows."""
+    return float(np.dot(h, np.arange(1, h.size + 1)) - 2.0 * m.sum())
+
+
+@pytest.mark.parametrize("corr", [stats.pearsonr, stats.kendalltau, _lopsided])
+def test_system_level_with_a_custom_correlation_equals_a_loop(columns, corr):
+    idx = np.random.default_rng(5).integers(0, 40, size=(30, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column
+        expected = _system_loop(corr, columns["metric"], columns["human"], idx)
+    got = bootstrap_distribution(system_level(corr), [columns["metric"], columns["human"]], idx)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_system_level_defaults_to_pearson_over_scored_cells(columns):
+    idx = np.random.default_rng(6).integers(0, 40, size=(20, 40))
+    arrays = [columns["metric"], columns["human"]]
+    default = bootstrap_distribution(system_level(), arrays, idx)
+    np.testing.assert_array_equal(
+        default, bootstrap_distribution(system_level("pearson"), arrays, idx)
+    )
+    np.testing.assert_allclose(
+        default,
+        _system_loop(stats.pearsonr, columns["metric"], columns["human"], idx),
+        rtol=1e-10,
+    )
+
+
+def test_system_level_names():
+    assert system_level().name == "system_pearson"
+    assert system_level("spearman", cells="all").name == "system_spearman_all_cells"
+    assert system_level(stats.pearsonr).name == "system_pearsonr"
+    assert system_level(_lopsided, cells="all").name == "system__lopsided_all_cells"
+    nameless = functools.partial(stats.pearsonr, alternative="greater")
+    assert system_level(nameless).name == "system_custom"
+
+
+def test_system_level_without_human_scores_in_a_resample_is_nan_without_a_warning(columns):
+    human = columns["human"].copy()
+    human[:5] = np.nan  # resamples of segments 0-4 only have no human score at all
+    idx = np.random.default_rng(1).integers(0, 5, size=(4, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = bootstrap_distribution(system_level(), [columns["metric"], human], idx)
+    assert np.isnan(got).all()
+
+
+def test_system_level_refuses_unknown_settings():
+    with _raises(
+        ScorerConfigError, "system_level: `cells` must be one of 'scored', 'all' (got 'some')"
+    ):
+        system_level(cells="some")
+    with _raises(
+        ScorerConfigError,
+        "system_level: `corr` must be one of 'pearson', 'spearman', 'kendall' (got 'pearsn')",
+    ):
+        system_level("pearsn")
+
+
+# ------------------------------------------------------------------------ bootstrap_distribution
+
+
+def test_bootstrap_distribution_checks_its_index_matrix():
+    x = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    with _raises(
+        ScorerInputError,
+        "bootstrap: expected an integer (n_resamples, m) index matrix "
+        "(got int64 array of shape (5,))",
+    ):
+        bootstrap_distribution(MEAN, [x], np.arange(5, dtype=np.int64))
+    with _raises(
+        ScorerInputError,
+        "bootstrap: expected an integer (n_resamples, m) index matrix "
+        "(got float64 array of shape (2, 3))",
+    ):
+        bootstrap_distribution(MEAN, [x], np.zeros((2, 3)))
+    with _raises(ScorerInputError, "bootstrap: indices must lie in [0, 5) (got -1..3)"):
+        bootstrap_distribution(MEAN, [x], np.array([[0, 3], [-1, 2]]))
+    with _raises(ScorerInputError, "bootstrap: indices must lie in [0, 5) (got 0..5)"):
+        bootstrap_distribution(MEAN, [x], np.array([[0, 5]]))
+    with _raises(ScorerInputError, "bootstrap: group indices must lie in [0, 2) (got 0..2)"):
+        bootstrap_distribution(MEAN, [x], np.array([[0, 2]]), groups=list("aabbb"))
+    # the largest valid index is fine
+    np.testing.assert_array_equal(bootstrap_distribution(MEAN, [x], np.array([[4, 4]])), [0.0])
+
+
+def test_bootstrap_distribution_checks_its_arrays_and_groups_option():
+    with _raises(ScorerInputError, "bootstrap: expected at least one data array (got none)"):
+        bootstrap_distribution(MEAN, [], np.zeros((1, 1), dtype=int))
+    with _raises(
+        ScorerConfigError,
+        "bootstrap: `pass_groups` is for plain callables that take `groups=` (got a SumStatistic)",
+    ):
+        bootstrap_distribution(
+            MEAN, [np.ones(3)], np.zeros((1, 3), dtype=int), groups=[0, 0, 1], pass_groups=True
+        )
+
+
+def test_bootstrap_distribution_passes_draw_labels_to_a_plain_callable():
+    """With ``pass_groups`` the callable gets one label per draw position, so two draws of the
+    same group stay apart."""
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    groups = np.array(["a", "a", "b", "c", "c"])
+
+    def mean_of_group_means(v, groups):
+        return float(np.mean([v[groups == g].mean() for g in np.unique(groups)]))
+
+    idx = np.array([[0, 0, 2], [1, 2, 1], [2, 2, 2]])
+    got = bootstrap_distribution(mean_of_group_means, [x], idx, groups=groups, pass_groups=True)
+    members = {0: x[:2], 1: x[2:3], 2: x[3:]}
+    expected = [np.mean([members[g].mean() for g in row]) for row in idx]
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_bootstrap_distribution_runs_every_resample_when_blocks_hold_one(m):
+    """With 2**18 items a block holds one resample; resamples with fewer draws than blocks
+    (m < n_resamples) are all evaluated."""
+    n = 1 << 18
+    x = (np.arange(n) % 7).astype(np.float64)
+    idx = np.random.default_rng(2).integers(0, n, size=(5, m))
+    got = bootstrap_distribution(MEAN, [x], idx)
+    np.testing.assert_array_equal(got, x[idx].mean(axis=1))
+
+
+# --------------------------------------------------------------------------------- EarlyStopping
+
+
+def test_early_stopping_bounds():
+    assert EarlyStopping(low=0.0, high=1.0) == EarlyStopping(100, 0.0, 1.0)
+    assert EarlyStopping(block=1).block == 1
+    with _raises(ScorerConfigError, "EarlyStopping: `block` must be an integer >= 1 (got 0)"):
+        EarlyStopping(block=0)
+    for name, value in [("low", -0.1), ("high", 1.5), ("low", True), ("low", "0.1")]:
+        with _raises(
+            ScorerConfigError, f"EarlyStopping: `{name}` must be a number in [0, 1] (got {value!r})"
+        ):
+            EarlyStopping(**{name: value})
+    with _raises(ScorerConfigError, "EarlyStopping: expected low < high (got low=0.3, high=0.3)"):
+        EarlyStopping(low=0.3, high=0.3)
+
+
+# ---------------------------------------------------------------------- permutation_pvalue_matrix
+
+
+def _candidates():
+    rng = np.random.default_rng(4)
+    human = rng.normal(size=60)
+    return [human + rng.normal(scale=s, size=60) for s in (0.5, 1.0, 1.5)], human
+
+
+def test_permutation_pvalue_matrix_defaults():
+    cands, human = _candidates()
+    values, p = permutation_pvalue_matrix(PEARSON, cands, human, rng=np.random.default_rng(0))
+    v2, p2 = permutation_pvalue_matrix(
+        PEARSON, cands, human, rng=np.random.default_rng(0), n_resamples=1000, plus_one=True
+    )
+    np.testing.assert_array_equal(values, v2)
+    np.testing.assert_array_equal(p, p2)
+    off = ~np.eye(3, dtype=bool)
+    hits = p[off] * 1001 - 1  # (1 + hits) / (1 + 1000)
+    np.testing.assert_allclose(hits, np.round(hits), atol=1e-9)
+    assert (p[off] >= 1 / 1001).all()
+
+
+def test_permutation_pvalue_matrix_errors():
+    cands, human = _candidates()
+    who = "permutation_pvalue_matrix"
+    with _raises(
+        ScorerConfigError,
+        f"{who}: `rng` must be a numpy.random.Generator, e.g. numpy.random.default_rng(0) "
+        "(got int)",
+    ):
+        permutation_pvalue_matrix(PEARSON, cands, human, rng=0)
+    with _raises(ScorerConfigError, f"{who}: `n_resamples` must be an integer >= 1 (got 0)"):
+        permutation_pvalue_matrix(
+            PEARSON, cands, human, rng=np.random.default_rng(0), n_resamples=0
+        )
+    with _raises(
+        ScorerConfigError, f"{who}: `early_stopping` must be None or an EarlyStopping (got dict)"
+    ):
+        permutation_pvalue_matrix(
+            PEARSON, cands, human, rng=np.random.default_rng(0), early_stopping={}
+        )
+    with _raises(ScorerInputError, f"{who}: expected at least 2 candidates (got 1)"):
+        permutation_pvalue_matrix(PEARSON, cands[:1], human, rng=np.random.default_rng(0))
+    with _raises(
+        ScorerInputError,
+        f"{who}: expected one entry per item in every input (got 60 array 0, "
+        "60 array 1, 60 array 2, 59 array 3)",
+    ):
+        permutation_pvalue_matrix(PEARSON, cands, human[:59], rng=np.random.default_rng(0))
+
+
+def test_bootstrap_and_permutation_errors_name_the_function():
+    x = np.ones(4)
+    with _raises(
+        ScorerConfigError,
+        "bootstrap: `rng` must be a numpy.random.Generator, e.g. numpy.random.default_rng(0) "
+        "(got NoneType)",
+    ):
+        bootstrap(MEAN, x, rng=None)
+    with _raises(ScorerConfigError, "bootstrap: `n_resamples` must be an integer >= 1 (got 0)"):
+        bootstrap(MEAN, x, rng=np.random.default_rng(0), n_resamples=0)
+    with _raises(ScorerConfigError, "bootstrap: `confidence` must be a number in (0, 1) (got 1.0)"):
+        bootstrap(MEAN, x, rng=np.random.default_rng(0), confidence=1.0)
+    with _raises(
+        ScorerConfigError, "bootstrap: `method` must be one of 'indices', 'counts' (got 'count')"
+    ):
+        bootstrap(MEAN, x, rng=np.random.default_rng(0), method="count")
+    with _raises(
+        ScorerConfigError,
+        "paired_permutation_test: `alternative` must be one of 'greater', 'less', 'two-sided' "
+        "(got 'more')",
+    ):
+        paired_permutation_test(MEAN, x, x, rng=np.random.default_rng(0), alternative="more")
