@@ -274,3 +274,144 @@ def test_bootstrap_and_permutation_errors_name_the_function():
         "(got 'more')",
     ):
         paired_permutation_test(MEAN, x, x, rng=np.random.default_rng(0), alternative="more")
+
+
+def _brute_pvalue_matrix(stat, cands, human, masks, sign, plus_one, early):
+    """p[i, j] for "i better than j" from the swap masks, one resample and one pair at a time,
+    stopping (if ``early``) on the leader's running p-value after each whole block."""
+    k, r = len(cands), masks.shape[0]
+    p = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(k):
+            if i >= j:
+                continue
+            a, b = cands[i], cands[j]
+            observed = sign * (stat(a, human) - stat(b, human))
+            null, hits = [], 0
+            for row in masks:
+                null.append(
+                    sign * (stat(np.where(row, b, a), human) - stat(np.where(row, a, b), human))
+                )
+                tol = 1e-12 * max(1.0, abs(observed))
+                lead = null[-1] >= observed - tol if observed >= 0 else null[-1] <= observed + tol
+                hits += bool(lead)
+                if early and len(null) % early.block == 0:
+                    if not early.low <= hits / len(null) <= early.high:
+                        break
+            null = np.array(null)
+            tol = 1e-12 * max(1.0, abs(observed))
+            greater, less = np.sum(null >= observed - tol), np.sum(null <= observed + tol)
+            extra = 1 if plus_one else 0
+            p[i, j] = (greater + extra) / (null.size + extra)
+            p[j, i] = (less + extra) / (null.size + extra)
+    assert r >= 1
+    return p
+
+
+@pytest.mark.parametrize(
+    ("higher_is_better", "plus_one", "early"),
+    [
+        (True, True, None),
+        (False, True, None),
+        (True, False, EarlyStopping(block=20, low=0.1, high=0.3)),
+        (False, False, EarlyStopping(block=20, low=0.1, high=0.3)),
+    ],
+)
+def test_permutation_pvalue_matrix_equals_a_brute_force(higher_is_better, plus_one, early):
+    cands, human = _candidates()
+    cands = [cands[0], cands[1], cands[0] + 0.0, cands[2]]  # a tie: observed difference 0
+    mean_err = lambda x, h: float(np.mean(np.abs(x - h)))  # noqa: E731 (lower is better)
+    stat = PEARSON if higher_is_better else mean_err
+    values, p = permutation_pvalue_matrix(
+        stat,
+        cands,
+        human,
+        rng=np.random.default_rng(8),
+        n_resamples=200,
+        higher_is_better=higher_is_better,
+        plus_one=plus_one,
+        early_stopping=early,
+    )
+    masks = np.random.default_rng(8).integers(0, 2, size=(200, 60), dtype=bool)
+    sign = 1.0 if higher_is_better else -1.0
+    expected = _brute_pvalue_matrix(stat, cands, human, masks, sign, plus_one, early)
+    np.testing.assert_allclose(values, [stat(c, human) for c in cands], rtol=1e-12)
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
+    assert np.isnan(np.diag(p)).all() and not np.isnan(p[~np.eye(4, dtype=bool)]).any()
+
+
+def _stop_on(null, leader_hits, block, high):
+    """How many resamples early stopping keeps when the leader's hits are ``leader_hits``."""
+    used = hits = 0
+    while used < len(null):
+        hits += sum(leader_hits(v) for v in null[used : used + block])
+        used += block
+        if hits / used > high:
+            break
+    return used
+
+
+def test_permutation_pvalue_matrix_leader_of_a_tie_is_the_first():
+    """Two candidates with exactly the same statistic: early stopping follows "the first is
+    better" (hits are null >= 0), not "the second is better" (null <= 0)."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 10, size=40).astype(np.float64)  # integer sums: the means tie exactly
+    b = a[::-1].copy()
+    assert MEAN(a) == MEAN(b)
+    early = EarlyStopping(block=10, low=0.0, high=0.6)
+    differs = 0
+    for seed in range(20):
+        _, p = permutation_pvalue_matrix(
+            MEAN,
+            [a, b],
+            rng=np.random.default_rng(seed),
+            n_resamples=300,
+            plus_one=False,
+            early_stopping=early,
+        )
+        masks = np.random.default_rng(seed).integers(0, 2, size=(300, 40), dtype=bool)
+        null = np.array([MEAN(np.where(m, b, a)) - MEAN(np.where(m, a, b)) for m in masks])
+        used = _stop_on(null, lambda v: v >= -1e-12, 10, 0.6)
+        differs += used != _stop_on(null, lambda v: v <= 1e-12, 10, 0.6)
+        kept = null[:used]
+        assert p[0, 1] == np.sum(kept >= -1e-12) / used, seed
+        assert p[1, 0] == np.sum(kept <= 1e-12) / used, seed
+    assert differs  # the seeds include cases where the other leader would stop elsewhere
+
+
+def test_paired_permutation_test_errors():
+    x = np.arange(6.0)
+    who = "paired_permutation_test"
+    rng = np.random.default_rng(0)
+    with _raises(
+        ScorerConfigError,
+        f"{who}: `rng` must be a numpy.random.Generator, e.g. numpy.random.default_rng(0) "
+        "(got RandomState)",
+    ):
+        paired_permutation_test(MEAN, x, x, rng=np.random.RandomState(0))
+    with _raises(ScorerConfigError, f"{who}: `n_resamples` must be an integer >= 1 (got 1.5)"):
+        paired_permutation_test(MEAN, x, x, rng=rng, n_resamples=1.5)
+    with _raises(
+        ScorerConfigError, f"{who}: `early_stopping` must be None or an EarlyStopping (got int)"
+    ):
+        paired_permutation_test(MEAN, x, x, rng=rng, early_stopping=5)
+    with _raises(
+        ScorerConfigError, f"{who}: `method` must be one of 'indices', 'counts' (got 'perm')"
+    ):
+        paired_permutation_test(MEAN, x, x, rng=rng, method="perm")
+    with _raises(ScorerInputError, f"{who}: expected at least one of the items (got none)"):
+        paired_permutation_test(MEAN, [], [], rng=rng)
+    with _raises(
+        ScorerConfigError, f"{who}: method='counts' needs a SumStatistic (got RowStatistic)"
+    ):
+        paired_permutation_test(PEARSON, x, x[::-1], x, rng=rng, method="counts")
+
+
+def test_paired_permutation_test_less_mirrors_greater():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=50), rng.normal(size=50) + 0.3
+    less = paired_permutation_test(MEAN, a, b, rng=np.random.default_rng(1), alternative="less")
+    greater = paired_permutation_test(MEAN, b, a, rng=np.random.default_rng(1))
+    assert less.alternative == "less" and less.difference == -greater.difference
+    np.testing.assert_array_equal(less.distribution, -greater.distribution)
+    assert less.pvalue == greater.pvalue
