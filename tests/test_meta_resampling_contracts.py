@@ -17,6 +17,7 @@ from metricrm.meta import (
     MEAN,
     PEARSON,
     EarlyStopping,
+    SumStatistic,
     bootstrap,
     bootstrap_distribution,
     paired_permutation_test,
@@ -415,3 +416,66 @@ def test_paired_permutation_test_less_mirrors_greater():
     assert less.alternative == "less" and less.difference == -greater.difference
     np.testing.assert_array_equal(less.distribution, -greater.distribution)
     assert less.pvalue == greater.pvalue
+
+
+#: the weighted total sum(x * w): one feature column, never zero on the items below
+WEIGHTED_SUM = SumStatistic(
+    lambda x, w: (np.asarray(x, dtype=float) * np.asarray(w, dtype=float))[:, None],
+    lambda s: s[..., 0],
+    name="weighted_sum",
+)
+
+
+@pytest.mark.parametrize("method", ["indices", "counts"])
+def test_permutation_with_one_differing_item_flips_its_sign(method):
+    """a and b differ by exactly 1 (times its weight 1) on one item: every permutation gives
+    +1 or -1, each about half the time, whatever the shared weights of the other items."""
+    rng = np.random.default_rng(0)
+    b = rng.integers(1, 5, size=30).astype(np.float64)
+    a = b.copy()
+    a[7] += 1.0
+    w = rng.integers(1, 4, size=30).astype(np.float64)
+    w[7] = 1.0
+    r = paired_permutation_test(
+        WEIGHTED_SUM, a, b, w, rng=np.random.default_rng(1), n_resamples=400, method=method
+    )
+    assert r.difference == 1.0 and r.alternative == "greater"
+    assert set(np.unique(r.distribution)) == {-1.0, 1.0}
+    hits = int(np.sum(r.distribution >= 1.0))
+    assert 150 < hits < 250
+    assert r.pvalue == (1 + hits) / 401
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+def test_permutation_early_stopping_counts_hits_of_the_chosen_alternative(alternative):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=50)
+    b = a + rng.normal(scale=0.5, size=50) - 0.05
+    early = EarlyStopping(block=25, low=0.05, high=0.3)
+    r = paired_permutation_test(
+        MEAN,
+        a,
+        b,
+        rng=np.random.default_rng(2),
+        n_resamples=500,
+        alternative=alternative,
+        early_stopping=early,
+        plus_one=False,
+    )
+    masks = np.random.default_rng(2).integers(0, 2, size=(500, 50), dtype=bool)
+    null = np.array([MEAN(np.where(m, b, a)) - MEAN(np.where(m, a, b)) for m in masks])
+    obs = MEAN(a) - MEAN(b)
+    hit = {
+        "greater": lambda v: v >= obs - 1e-12,
+        "less": lambda v: v <= obs + 1e-12,
+        "two-sided": lambda v: abs(v) >= abs(obs) - 1e-12,
+    }[alternative]
+    used = hits = 0
+    while used < 500:
+        hits += sum(hit(v) for v in null[used : used + 25])
+        used += 25
+        if not 0.05 <= hits / used <= 0.3:
+            break
+    assert r.n_used == used and r.alternative == alternative
+    np.testing.assert_allclose(r.distribution, null[:used], rtol=1e-12, atol=1e-15)
+    assert r.pvalue == hits / used
