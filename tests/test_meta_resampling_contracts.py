@@ -21,6 +21,8 @@ from metricrm.meta import (
     bootstrap,
     bootstrap_distribution,
     paired_permutation_test,
+    permutation_distribution,
+    permutation_masks,
     permutation_pvalue_matrix,
     system_level,
 )
@@ -479,3 +481,97 @@ def test_permutation_early_stopping_counts_hits_of_the_chosen_alternative(altern
     assert r.n_used == used and r.alternative == alternative
     np.testing.assert_allclose(r.distribution, null[:used], rtol=1e-12, atol=1e-15)
     assert r.pvalue == hits / used
+
+
+def test_sum_statistic_adds_float32_features_in_float64():
+    x = np.full(1001, 0.1, dtype=np.float32)
+    total = SumStatistic(lambda v: np.asarray(v)[:, None], lambda s: s[..., 0])
+    exact = float(np.sum(x.astype(np.float64)))
+    assert float(np.sum(x)) != exact  # a float32 sum would show
+    assert total(x) == exact
+
+
+def test_mean_of_a_resample_without_outcomes_is_nan_without_a_warning():
+    outcomes = np.array([np.nan, 1.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = bootstrap_distribution(MEAN, [outcomes], np.array([[0, 0, 0], [1, 2, 0]]))
+    assert np.isnan(got[0]) and got[1] == 0.5
+
+
+def test_bootstrap_of_a_single_item():
+    r = bootstrap(MEAN, np.array([0.7]), rng=np.random.default_rng(0), n_resamples=5)
+    assert r.estimate == 0.7 and r.low == r.high == 0.7 and r.n_invalid == 0
+    np.testing.assert_array_equal(r.distribution, np.full(5, 0.7))
+
+
+def test_permutation_masks_are_booleans_from_the_generator():
+    masks = permutation_masks(7, 3, np.random.default_rng(4))
+    assert masks.dtype == bool and masks.shape == (3, 7)
+    np.testing.assert_array_equal(
+        masks, np.random.default_rng(4).integers(0, 2, size=(3, 7), dtype=bool)
+    )
+    with _raises(
+        ScorerConfigError,
+        "permutation_masks: `rng` must be a numpy.random.Generator, e.g. "
+        "numpy.random.default_rng(0) (got int)",
+    ):
+        permutation_masks(7, 3, 4)
+
+
+@pytest.mark.parametrize("scale", [0.3, 4.0])
+def test_standardized_permutation_test_equals_the_test_on_z_scores(scale):
+    rng = np.random.default_rng(6)
+    h = rng.normal(size=40)
+    a = scale * (h + rng.normal(size=40)) + 2.0
+    b = 0.5 * scale * (h + rng.normal(size=40)) - 1.0
+    za, zb = stats.zscore(a), stats.zscore(b)
+    std = paired_permutation_test(
+        PEARSON, a, b, h, rng=np.random.default_rng(3), n_resamples=50, standardize=True
+    )
+    raw = paired_permutation_test(PEARSON, za, zb, h, rng=np.random.default_rng(3), n_resamples=50)
+    assert std.difference == pytest.approx(raw.difference, abs=1e-12)
+    np.testing.assert_allclose(std.distribution, raw.distribution, atol=1e-12)
+    _, p = permutation_pvalue_matrix(
+        MEAN, [a, b], rng=np.random.default_rng(3), n_resamples=50, standardize=True
+    )
+    _, p_raw = permutation_pvalue_matrix(
+        MEAN, [za, zb], rng=np.random.default_rng(3), n_resamples=50
+    )
+    np.testing.assert_array_equal(p, p_raw)
+
+
+def test_standardizing_a_constant_scorer_centres_it():
+    """A constant array has no spread: standardizing only centres it (zeros, no division)."""
+    h = np.arange(10.0)
+    c = np.full(10, 3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = paired_permutation_test(
+            MEAN, h, c, rng=np.random.default_rng(0), n_resamples=20, standardize=True
+        )
+    raw = paired_permutation_test(
+        MEAN, stats.zscore(h), np.zeros(10), rng=np.random.default_rng(0), n_resamples=20
+    )
+    assert r.difference == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(r.distribution, raw.distribution, atol=1e-12)
+    assert np.ptp(r.distribution) > 0.5
+
+
+def test_permutation_distribution_errors():
+    a = np.arange(4.0)
+    who = "paired_permutation_test"
+    masks = np.zeros((2, 4), dtype=bool)
+    with _raises(
+        ScorerInputError, f"{who}: expected `a` and `b` of the same shape (got (4,) and (4, 2))"
+    ):
+        permutation_distribution(MEAN, a, np.zeros((4, 2)), [], masks)
+    with _raises(ScorerInputError, f"{who}: expected an (n_resamples, 4) swap mask (got (4,))"):
+        permutation_distribution(MEAN, a, a, [], masks[0])
+    with _raises(ScorerInputError, f"{who}: expected an (n_resamples, 4) swap mask (got (2, 3))"):
+        permutation_distribution(MEAN, a, a, [], masks[:, :3])
+    with _raises(
+        ScorerInputError,
+        f"{who}: expected one entry per item in every input (got 4 array 0, 4 array 1, 3 array 2)",
+    ):
+        permutation_distribution(PEARSON, a, a, [a[:3]], masks)
