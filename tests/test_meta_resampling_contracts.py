@@ -17,6 +17,7 @@ from metricrm.meta import (
     MEAN,
     PEARSON,
     EarlyStopping,
+    RowStatistic,
     SumStatistic,
     bootstrap,
     bootstrap_distribution,
@@ -575,3 +576,37 @@ def test_permutation_distribution_errors():
         f"{who}: expected one entry per item in every input (got 4 array 0, 4 array 1, 3 array 2)",
     ):
         permutation_distribution(PEARSON, a, a, [a[:3]], masks)
+
+
+def test_permutation_of_two_dimensional_items_in_every_form():
+    """Items that are rows of (n, d) arrays: the batched and summed forms give the loop's
+    distribution on the same swap masks."""
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
+    masks = permutation_masks(30, 40, np.random.default_rng(1))
+    weights = np.array([1.0, -2.0, 0.5])
+
+    def plain(x):
+        return float((x @ weights).sum())
+
+    batched = RowStatistic(lambda x: (x @ weights).sum(axis=-1))
+    summed = SumStatistic(lambda x: (x @ weights)[:, None], lambda s: s[..., 0])
+    expected = [
+        plain(np.where(m[:, None], b, a)) - plain(np.where(m[:, None], a, b)) for m in masks
+    ]
+    for stat in (plain, batched, summed):
+        got = permutation_distribution(stat, a, b, [], masks)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_permutation_sums_float32_features_in_float64():
+    x32 = np.random.default_rng(2).random(2001).astype(np.float32)
+    y32 = np.roll(x32, 1)
+    total32 = SumStatistic(lambda v: np.asarray(v, dtype=np.float32)[:, None], lambda s: s[..., 0])
+    total64 = SumStatistic(lambda v: np.asarray(v, dtype=np.float64)[:, None], lambda s: s[..., 0])
+    masks = permutation_masks(2001, 5, np.random.default_rng(0))
+    assert float(x32.sum()) != float(x32.astype(np.float64).sum())  # float32 sums would show
+    np.testing.assert_array_equal(
+        permutation_distribution(total32, x32, y32, [], masks),
+        permutation_distribution(total64, x32, y32, [], masks),
+    )
