@@ -141,9 +141,10 @@ def _toml_list(values: list[str]) -> str:
     return "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
 
 
-def mutmut_table(part: str) -> str:
-    """The ``[tool.mutmut]`` table of one part's copy."""
-    modules, tests = PARTS[part]
+def mutmut_table(part: str, tests: list[str] | None = None) -> str:
+    """The ``[tool.mutmut]`` table of one part's copy (its own tests unless ``tests``)."""
+    modules, own_tests = PARTS[part]
+    tests = own_tests if tests is None else tests
     return (
         "[tool.mutmut]\n"
         'source_paths = ["metricrm"]\n'
@@ -154,12 +155,17 @@ def mutmut_table(part: str) -> str:
     )
 
 
-def prepare(part: str, root: Path = ROOT, suffix: str = "") -> Path:
+def prepare(part: str, root: Path = ROOT, suffix: str = "", tests: list[str] | None = None) -> Path:
     """Copy the checkout to ``mutants/<part>-run<suffix>`` with the part's mutmut table.
 
     A second copy (``suffix`` "2", ...) made after new tests were written reruns the first
-    run's survivors (``mutmut run <names>``); ``tests.mutation_summary`` merges the runs.
+    run's survivors (``mutmut run <names>``); ``tests.mutation_summary`` merges the runs. The
+    survivors already passed the part's tests, so the rerun may select only the new test
+    files (``tests``), which keeps each mutant's run short.
     """
+    for t in tests or []:
+        if not (root / t).is_file():
+            raise SystemExit(f"mutation_scope: no test file {t} in {root}")
     if part not in PARTS:
         raise SystemExit(f"mutation_scope: unknown part {part!r}; expected one of {sorted(PARTS)}")
     if not re.fullmatch(r"[\w-]*", suffix):
@@ -176,15 +182,17 @@ def prepare(part: str, root: Path = ROOT, suffix: str = "") -> Path:
     table = re.compile(r"^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", re.M | re.S)
     if not table.search(text):
         raise SystemExit(f"mutation_scope: no [tool.mutmut] table in {pyproject}")
-    pyproject.write_text(table.sub(lambda _: mutmut_table(part) + "\n", text, count=1), "utf-8")
+    new_table = mutmut_table(part, tests) + "\n"
+    pyproject.write_text(table.sub(lambda _: new_table, text, count=1), "utf-8")
     return dest
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (1, 2):
+    if not argv:
         print(__doc__)
         return 2
-    print(prepare(*argv[:1], suffix=argv[1] if len(argv) == 2 else ""))
+    suffix = argv[1] if len(argv) > 1 else ""
+    print(prepare(argv[0], suffix=suffix, tests=argv[2:] or None))
     return 0
 
 

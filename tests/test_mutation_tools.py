@@ -122,3 +122,15 @@ def test_scope_second_copy_for_a_rerun(tmp_path):
         SystemExit, match=r"expected a suffix of letters, digits, - or _ \(got '../x'\)"
     ):
         mutation_scope.prepare("spa", tmp_path, "../x")
+
+
+def test_scope_rerun_copy_selects_only_the_given_tests(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nonly_mutate = ["a"]\n', "utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_new.py").write_text("", "utf-8")
+    dest = mutation_scope.prepare("spa", tmp_path, "2", ["tests/test_new.py"])
+    config = tomllib.loads((dest / "pyproject.toml").read_text("utf-8"))
+    assert config["tool"]["mutmut"]["pytest_add_cli_args_test_selection"] == ["tests/test_new.py"]
+    assert config["tool"]["mutmut"]["only_mutate"] == ["metricrm/meta/spa.py"]
+    with pytest.raises(SystemExit, match="no test file tests/test_old.py in"):
+        mutation_scope.prepare("spa", tmp_path, "3", ["tests/test_old.py"])
