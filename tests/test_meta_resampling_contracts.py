@@ -610,3 +610,19 @@ def test_permutation_sums_float32_features_in_float64():
         permutation_distribution(total32, x32, y32, [], masks),
         permutation_distribution(total64, x32, y32, [], masks),
     )
+
+
+def test_batched_permutation_runs_every_resample_when_blocks_hold_one():
+    """With 2**18 items a block of the batched form holds one permutation: all are run."""
+    n = 1 << 18
+    rng = np.random.default_rng(13)
+    h = rng.normal(size=n)
+    a, b = h + rng.normal(size=n), h + 2.0 * rng.normal(size=n)
+    masks = permutation_masks(n, 3, np.random.default_rng(2))
+    got = permutation_distribution(PEARSON, a, b, [h], masks)
+
+    def r(x):
+        return stats.pearsonr(x, h).statistic
+
+    expected = [r(np.where(m, b, a)) - r(np.where(m, a, b)) for m in masks]
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
