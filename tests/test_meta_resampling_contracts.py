@@ -626,3 +626,17 @@ def test_batched_permutation_runs_every_resample_when_blocks_hold_one():
 
     expected = [r(np.where(m, b, a)) - r(np.where(m, a, b)) for m in masks]
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_group_labels_are_checked_by_name():
+    x = np.ones(5)
+    with _raises(
+        ScorerInputError,
+        "bootstrap: expected `groups` to have one label per item (5) (got shape (4,))",
+    ):
+        bootstrap(MEAN, x, rng=np.random.default_rng(0), groups=[0, 0, 1, 1])
+    with _raises(
+        ScorerInputError,
+        "bootstrap: expected `groups` to have one label per item (5) (got shape (5, 1))",
+    ):
+        bootstrap_distribution(MEAN, [x], np.zeros((1, 1), dtype=int), groups=np.zeros((5, 1)))
