@@ -22,6 +22,7 @@ from metricrm.meta import (
     bootstrap,
     bootstrap_distribution,
     paired_permutation_test,
+    percentile_interval,
     permutation_distribution,
     permutation_masks,
     permutation_pvalue_matrix,
@@ -640,3 +641,87 @@ def test_group_labels_are_checked_by_name():
         "bootstrap: expected `groups` to have one label per item (5) (got shape (5, 1))",
     ):
         bootstrap_distribution(MEAN, [x], np.zeros((1, 1), dtype=int), groups=np.zeros((5, 1)))
+
+
+# --------------------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_counts_method_errors():
+    x = np.ones(4)
+    with _raises(
+        ScorerConfigError,
+        "bootstrap: method='counts' needs a SumStatistic and item resampling (got RowStatistic)",
+    ):
+        bootstrap(PEARSON, x, x, rng=np.random.default_rng(0), method="counts")
+    with _raises(
+        ScorerConfigError,
+        "bootstrap: method='counts' needs a SumStatistic and item resampling "
+        "(got SumStatistic with groups)",
+    ):
+        bootstrap(MEAN, x, rng=np.random.default_rng(0), method="counts", groups=[0, 0, 1, 1])
+    with _raises(
+        ScorerConfigError,
+        "bootstrap: `pass_groups` is for plain callables that take `groups=` (got a RowStatistic)",
+    ):
+        bootstrap(
+            PEARSON, x, x, rng=np.random.default_rng(0), groups=[0, 0, 1, 1], pass_groups=True
+        )
+    with _raises(
+        ScorerInputError, "bootstrap: data arrays must hold one entry per item (got a scalar)"
+    ):
+        bootstrap(MEAN, 1.0, rng=np.random.default_rng(0))
+
+
+def test_bootstrap_draws_blocks_like_one_index_matrix():
+    """Blocks of one resample each (2**18 items) draw the rows of one index matrix."""
+    n = 1 << 18
+    x = (np.arange(n) % 5).astype(np.float64)
+    r = bootstrap(MEAN, x, rng=np.random.default_rng(3), n_resamples=3)
+    idx = np.random.default_rng(3).integers(0, n, size=(3, n), dtype=np.intp)
+    np.testing.assert_array_equal(r.distribution, x[idx].mean(axis=1))
+    assert r.n_resamples == 3 and r.confidence == 0.95 and r.estimate == x.mean()
+
+
+def test_bootstrap_result_fields_and_invalid_resamples():
+    """Pearson on 5 items: resamples drawing one distinct item are NaN, counted and left out."""
+    x = np.array([1.0, 2.0, 3.0, 4.0, 6.0])
+    y = np.array([2.0, 1.0, 4.0, 3.0, 7.0])
+    r = bootstrap(PEARSON, x, y, rng=np.random.default_rng(0), n_resamples=4000, confidence=0.8)
+    idx = np.random.default_rng(0).integers(0, 5, size=(4000, 5), dtype=np.intp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = np.array([np.corrcoef(x[i], y[i])[0, 1] for i in idx])
+    constant = np.array([np.unique(i).size == 1 for i in idx])
+    assert constant.sum() > 0 and r.n_invalid == constant.sum()
+    np.testing.assert_allclose(r.distribution[~constant], expected[~constant], rtol=1e-12)
+    assert np.isnan(r.distribution[constant]).all()
+    finite = expected[~constant]
+    assert (r.low, r.high) == pytest.approx(tuple(np.quantile(finite, [0.1, 0.9])), rel=1e-12)
+    assert r.estimate == pytest.approx(stats.pearsonr(x, y).statistic, rel=1e-12)
+    assert r.confidence == 0.8 and r.n_resamples == 4000
+
+
+def test_grouped_bootstrap_passes_the_labels_to_the_estimate_and_loops_row_statistics():
+    rng = np.random.default_rng(4)
+    x, h = rng.normal(size=12), rng.normal(size=12)
+    groups = np.repeat(["u", "v", "w", "z"], 3)
+
+    def spread(v, groups):
+        return float(np.ptp([v[groups == g].mean() for g in np.unique(groups)]))
+
+    r = bootstrap(
+        spread, x, rng=np.random.default_rng(1), n_resamples=5, groups=groups, pass_groups=True
+    )
+    assert r.estimate == spread(x, groups)
+    # a RowStatistic over whole groups: the loop over concatenated members
+    r = bootstrap(PEARSON, x, h, rng=np.random.default_rng(2), n_resamples=6, groups=groups)
+    idx = np.random.default_rng(2).integers(0, 4, size=(6, 4), dtype=np.intp)
+    members = [np.arange(3 * g, 3 * g + 3) for g in range(4)]
+    takes = [np.concatenate([members[g] for g in row]) for row in idx]
+    expected = [stats.pearsonr(x[t], h[t]).statistic for t in takes]
+    np.testing.assert_allclose(r.distribution, expected, rtol=1e-12)
+
+
+def test_percentile_interval_defaults_to_95_percent():
+    d = np.random.default_rng(0).normal(size=500)
+    assert percentile_interval(d) == tuple(np.quantile(d, [0.025, 0.975]))
