@@ -611,6 +611,13 @@ def test_permutation_sums_float32_features_in_float64():
         permutation_distribution(total32, x32, y32, [], masks),
         permutation_distribution(total64, x32, y32, [], masks),
     )
+    by_counts = [
+        paired_permutation_test(
+            t, x32, y32, rng=np.random.default_rng(0), n_resamples=5, method="counts"
+        ).distribution
+        for t in (total32, total64)
+    ]
+    np.testing.assert_array_equal(*by_counts)
 
 
 def test_batched_permutation_runs_every_resample_when_blocks_hold_one():
