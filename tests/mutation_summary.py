@@ -4,6 +4,7 @@
     python -m tests.mutation_scope meta         # or one part: see that module
     python -m tests.mutation_summary            # the table for docs/testing.md
     python -m tests.mutation_summary --survivors  # surviving mutants not yet reviewed
+    python -m tests.mutation_summary --survivors metricrm.meta.resampling.  # of one module
 
 Equivalent mutants are the names listed in docs/testing.md (one per line, in the equivalent
 section, as ``- `name`: reason``). A surviving mutant listed there counts as equivalent; one
@@ -139,10 +140,12 @@ def table(root: Path = ROOT) -> tuple[str, list[str]]:
     return "\n".join(lines), open_survivors
 
 
-def main(argv: list[str]) -> int:
-    text, open_survivors = table()
+def main(argv: list[str], root: Path = ROOT) -> int:
+    text, open_survivors = table(root)
     if "--survivors" in argv:
-        print("\n".join(open_survivors))
+        # an optional name prefix keeps one module's, e.g. metricrm.meta.resampling.
+        prefix = argv[argv.index("--survivors") + 1] if argv[-1] != "--survivors" else ""
+        print("\n".join(n for n in open_survivors if n.startswith(prefix)))
     else:
         print(text)
     return 0

@@ -134,3 +134,13 @@ def test_scope_rerun_copy_selects_only_the_given_tests(tmp_path):
     assert config["tool"]["mutmut"]["only_mutate"] == ["metricrm/meta/spa.py"]
     with pytest.raises(SystemExit, match="no test file tests/test_old.py in"):
         mutation_scope.prepare("spa", tmp_path, "3", ["tests/test_old.py"])
+
+
+def test_survivors_of_one_module(tmp_path, monkeypatch, capsys):
+    _meta(tmp_path / "mutants/metricrm/a.py.meta", {"m.a.x_f__mutmut_1": 0, "m.a.x_f__mutmut_2": 1})
+    _meta(tmp_path / "mutants/metricrm/b.py.meta", {"m.b.x_g__mutmut_2": 0})
+    monkeypatch.setattr(mutation_summary, "DOC", tmp_path / "none.md")
+    assert mutation_summary.main(["--survivors", "m.a."], tmp_path) == 0
+    assert capsys.readouterr().out.split() == ["m.a.x_f__mutmut_1"]
+    mutation_summary.main(["--survivors"], tmp_path)
+    assert capsys.readouterr().out.split() == ["m.a.x_f__mutmut_1", "m.b.x_g__mutmut_2"]
