@@ -732,3 +732,23 @@ def test_grouped_bootstrap_passes_the_labels_to_the_estimate_and_loops_row_stati
 def test_percentile_interval_defaults_to_95_percent():
     d = np.random.default_rng(0).normal(size=500)
     assert percentile_interval(d) == tuple(np.quantile(d, [0.025, 0.975]))
+
+
+def test_bootstrap_defaults_to_1000_resamples():
+    r = bootstrap(MEAN, np.array([1.0, 0.0, 1.0]), rng=np.random.default_rng(0))
+    assert r.n_resamples == 1000 and r.distribution.shape == (1000,) and r.confidence == 0.95
+
+
+def test_a_drawn_group_keeps_its_items_in_their_order():
+    """Resample b of a grouped bootstrap is its groups' items, each group in item order."""
+    groups = np.tile([3, 1, 2], 200)  # interleaved labels: an unstable sort would mix them
+    x = np.arange(600.0)
+
+    def weighted_by_position(v):
+        return float(np.dot(v, np.arange(v.size)))
+
+    idx = np.array([[0, 1, 2], [2, 2, 0]])
+    got = bootstrap_distribution(weighted_by_position, [x], idx, groups=groups)
+    members = {g: x[groups == label] for g, label in enumerate([1, 2, 3])}
+    expected = [weighted_by_position(np.concatenate([members[g] for g in row])) for row in idx]
+    np.testing.assert_array_equal(got, expected)
