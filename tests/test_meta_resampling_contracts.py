@@ -28,6 +28,7 @@ from metricrm.meta import (
     permutation_pvalue_matrix,
     system_level,
 )
+from metricrm.meta.resampling import _hits, _pvalue
 
 
 def _raises(exc: type[Exception], message: str):
@@ -752,3 +753,22 @@ def test_a_drawn_group_keeps_its_items_in_their_order():
     members = {g: x[groups == label] for g, label in enumerate([1, 2, 3])}
     expected = [weighted_by_position(np.concatenate([members[g] for g in row])) for row in idx]
     np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------------------ p-value counting
+
+
+@pytest.mark.parametrize("observed", [0.5, -0.5, 2000.0])
+def test_hits_count_rounding_ties_within_1e_12_relative(observed):
+    """A permuted value within 1e-12 x max(1, |observed|) of the observed one is a tie (a hit);
+    one 1.5 tolerances away is not."""
+    tol = 1e-12 * max(1.0, abs(observed))
+    near, far = 0.5 * tol, 1.5 * tol
+    null = np.array([observed - near, observed - far, observed + near, observed + far])
+    assert _hits(null, observed, "greater") == 3  # all but observed - far
+    assert _hits(null, observed, "less") == 3  # all but observed + far
+    away = np.sign(observed) * np.array([abs(observed) - near, abs(observed) - far, -abs(observed)])
+    assert _hits(away, observed, "two-sided") == 2  # |-observed| ties too
+    assert _pvalue(null, observed, "greater") == 4 / 5
+    assert _pvalue(null, observed, "greater", plus_one=False) == 3 / 4
+    assert _pvalue(null, observed, "less", plus_one=True) == 4 / 5
