@@ -772,3 +772,29 @@ def test_hits_count_rounding_ties_within_1e_12_relative(observed):
     assert _pvalue(null, observed, "greater") == 4 / 5
     assert _pvalue(null, observed, "greater", plus_one=False) == 3 / 4
     assert _pvalue(null, observed, "less", plus_one=True) == 4 / 5
+
+
+def test_bootstrap_of_a_plain_callable_equals_a_loop():
+    x = np.random.default_rng(7).normal(size=30)
+
+    def trimmed(v):
+        return float(stats.trim_mean(v, 0.1))
+
+    r = bootstrap(trimmed, x, rng=np.random.default_rng(5), n_resamples=50)
+    idx = np.random.default_rng(5).integers(0, 30, size=(50, 30), dtype=np.intp)
+    np.testing.assert_array_equal(r.distribution, [trimmed(x[i]) for i in idx])
+    assert r.estimate == trimmed(x)
+
+
+@pytest.mark.parametrize("method", ["indices", "counts"])
+def test_bootstrap_sums_float32_features_in_float64(method):
+    x32 = np.random.default_rng(2).random(2001).astype(np.float32)
+    total32 = SumStatistic(lambda v: np.asarray(v, dtype=np.float32)[:, None], lambda s: s[..., 0])
+    total64 = SumStatistic(lambda v: np.asarray(v, dtype=np.float64)[:, None], lambda s: s[..., 0])
+    assert float(x32.sum()) != float(x32.astype(np.float64).sum())  # float32 sums would show
+    r32, r64 = (
+        bootstrap(t, x32, rng=np.random.default_rng(0), n_resamples=5, method=method)
+        for t in (total32, total64)
+    )
+    assert r32.estimate == r64.estimate
+    np.testing.assert_array_equal(r32.distribution, r64.distribution)
