@@ -28,7 +28,7 @@ from metricrm.meta import (
     permutation_pvalue_matrix,
     system_level,
 )
-from metricrm.meta.resampling import _hits, _pvalue
+from metricrm.meta.resampling import _hits, _pvalue, bootstrap_indices, run_with_early_stopping
 
 
 def _raises(exc: type[Exception], message: str):
@@ -798,3 +798,65 @@ def test_bootstrap_sums_float32_features_in_float64(method):
     )
     assert r32.estimate == r64.estimate
     np.testing.assert_array_equal(r32.distribution, r64.distribution)
+
+
+def _recording_null(values):
+    calls = []
+
+    def null_block(start, stop):
+        calls.append((start, stop))
+        return values[start:stop]
+
+    return null_block, calls
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "low", "high"),
+    [
+        (2, 0, 0.2, 0.5),  # 2/10 == low: go on; 2/20 < low: stop
+        (5, 10, 0.2, 0.5),  # 5/10 == high: go on; 15/20 > high: stop
+    ],
+)
+def test_early_stopping_stops_only_strictly_outside_its_bounds(first, second, low, high):
+    hits = np.r_[np.ones(first), np.zeros(10 - first), np.ones(second), np.zeros(10 - second)]
+    values = np.r_[np.where(hits == 1, 1.0, -1.0), np.ones(60)]  # observed 0: hits are >= 0
+    null_block, calls = _recording_null(values)
+    got = run_with_early_stopping(null_block, 80, 0.0, "greater", EarlyStopping(10, low, high))
+    assert calls == [(0, 10), (10, 20)]
+    np.testing.assert_array_equal(got, values[:20])
+
+
+def test_early_stopping_blocks_and_a_last_partial_block():
+    values = np.r_[np.ones(10), -np.ones(10), np.ones(5)]  # p_hat 1.0, 0.5: never outside
+    null_block, calls = _recording_null(values)
+    got = run_with_early_stopping(null_block, 25, 0.0, "greater", EarlyStopping(10, 0.0, 1.0))
+    assert calls == [(0, 10), (10, 20), (20, 25)]
+    np.testing.assert_array_equal(got, values)
+    null_block, calls = _recording_null(values)
+    got = run_with_early_stopping(null_block, 25, 0.0, "greater", None)
+    assert calls == [(0, 25)] and got.dtype == np.float64
+    # "less" counts values <= observed: 10 of the first 10 are above 0, p_hat 0 < low stops
+    null_block, calls = _recording_null(values)
+    run_with_early_stopping(null_block, 25, 0.0, "less", EarlyStopping(10, 0.05, 0.9))
+    assert calls == [(0, 10)]
+
+
+def test_bootstrap_indices_and_empty_data():
+    idx = bootstrap_indices(6, 4, np.random.default_rng(1))
+    assert idx.dtype == np.intp and idx.shape == (4, 6)
+    np.testing.assert_array_equal(
+        idx, np.random.default_rng(1).integers(0, 6, size=(4, 6), dtype=np.intp)
+    )
+    with _raises(
+        ScorerConfigError,
+        "bootstrap_indices: `rng` must be a numpy.random.Generator, e.g. "
+        "numpy.random.default_rng(0) (got int)",
+    ):
+        bootstrap_indices(6, 4, 1)
+    with _raises(ScorerInputError, "bootstrap: expected at least one of the items (got none)"):
+        bootstrap(MEAN, np.array([]), rng=np.random.default_rng(0))
+    with _raises(
+        ScorerInputError,
+        "bootstrap: expected one entry per item in every input (got 3 array 0, 2 array 1)",
+    ):
+        bootstrap(PEARSON, np.ones(3), np.ones(2), rng=np.random.default_rng(0))
