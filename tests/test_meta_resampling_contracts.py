@@ -832,9 +832,12 @@ def test_early_stopping_blocks_and_a_last_partial_block():
     got = run_with_early_stopping(null_block, 25, 0.0, "greater", EarlyStopping(10, 0.0, 1.0))
     assert calls == [(0, 10), (10, 20), (20, 25)]
     np.testing.assert_array_equal(got, values)
-    null_block, calls = _recording_null(values)
+    null_block, calls = _recording_null(
+        values.astype(np.int64)
+    )  # integer values come back as floats
     got = run_with_early_stopping(null_block, 25, 0.0, "greater", None)
     assert calls == [(0, 25)] and got.dtype == np.float64
+    np.testing.assert_array_equal(got, values)
     # "less" counts values <= observed: 10 of the first 10 are above 0, p_hat 0 < low stops
     null_block, calls = _recording_null(values)
     run_with_early_stopping(null_block, 25, 0.0, "less", EarlyStopping(10, 0.05, 0.9))
