@@ -76,6 +76,10 @@ def test_system_level_with_a_custom_correlation_equals_a_loop(columns, corr):
         expected = _system_loop(corr, columns["metric"], columns["human"], idx)
     got = bootstrap_distribution(system_level(corr), [columns["metric"], columns["human"]], idx)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    whole = _system_loop(corr, columns["metric"], columns["human"], [np.arange(40)])[0]
+    assert system_level(corr)(columns["metric"], columns["human"]) == pytest.approx(
+        whole, rel=1e-12
+    )
 
 
 def test_system_level_defaults_to_pearson_over_scored_cells(columns):
@@ -448,7 +452,13 @@ def test_permutation_with_one_differing_item_flips_its_sign(method):
     assert set(np.unique(r.distribution)) == {-1.0, 1.0}
     hits = int(np.sum(r.distribution >= 1.0))
     assert 150 < hits < 250
-    assert r.pvalue == (1 + hits) / 401
+    assert r.pvalue == (1 + hits) / 401 and r.n_resamples == 400 and r.n_used == 400
+    # the other way round the feature difference is +1 (b minus a): swapped just the same
+    back = paired_permutation_test(
+        WEIGHTED_SUM, b, a, w, rng=np.random.default_rng(1), n_resamples=400, method=method
+    )
+    assert back.difference == -1.0
+    assert set(np.unique(back.distribution)) == {-1.0, 1.0}
 
 
 @pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
@@ -828,10 +838,11 @@ def test_early_stopping_stops_only_strictly_outside_its_bounds(first, second, lo
 
 def test_early_stopping_blocks_and_a_last_partial_block():
     values = np.r_[np.ones(10), -np.ones(10), np.ones(5)]  # p_hat 1.0, 0.5: never outside
-    null_block, calls = _recording_null(values)
+    null_block, calls = _recording_null(values.astype(np.int64))
     got = run_with_early_stopping(null_block, 25, 0.0, "greater", EarlyStopping(10, 0.0, 1.0))
     assert calls == [(0, 10), (10, 20), (20, 25)]
     np.testing.assert_array_equal(got, values)
+    assert got.dtype == np.float64
     null_block, calls = _recording_null(
         values.astype(np.int64)
     )  # integer values come back as floats
