@@ -9,6 +9,11 @@ every selected test once to learn which tests reach which function. One part's c
 that part's modules and selects only the tests that cover them, so that first step costs a
 fraction of the whole. The copy sits inside ``mutants/`` so that the tests still find
 ``shared/data`` beside the checkout.
+
+A module of ``metricrm/meta/`` is a part of its own (``resampling``, ``pairwise``, ...): only
+that module is mutated, and only the fast test files that reach its functions are selected
+(found with coverage's per-test contexts over the fast ``meta`` tests), so a surviving mutant
+runs a few seconds of tests rather than every meta test that happens to reach it.
 """
 
 from __future__ import annotations
@@ -36,11 +41,88 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_peers_rmbench.py",
             "tests/test_meta_procedures.py",
             "tests/test_meta_resampling.py",
+            "tests/test_meta_resampling_contracts.py",
             "tests/test_meta_stratified.py",
             "tests/test_probe_intervals.py",
             "tests/test_wmt_darr_agreement.py",
         ],
     ),
+    **{
+        name: ([f"metricrm/meta/{name}.py"], [f"tests/{t}.py" for t in tests])
+        for name, tests in {
+            # module -> fast test files whose tests run its functions (not only import it);
+            # test_meta_evaluate.py (real data through meta_evaluate, 14 s) is left to "meta"
+            "resampling": [
+                "test_planted_bugs",
+                "test_meta_resampling",
+                "test_meta_resampling_contracts",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+                "test_probe_intervals",
+            ],
+            "pairwise": [
+                "test_meta_pairwise",
+                "test_meta_peers_rewardbench",
+                "test_meta_peers_rmbench",
+                "test_meta_peers_mtme",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+                "test_meta_evaluate_conventions",
+            ],
+            "pairwise_perm": [
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "clusters": [
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "correlation": [
+                "test_planted_bugs",
+                "test_meta_correlation",
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "levels": [
+                "test_meta_correlation",
+                "test_meta_resampling",
+                "test_meta_procedures",
+                "test_meta_fixes",
+                "test_meta_peers_mtme",
+                "test_meta_evaluate_conventions",
+            ],
+            "williams": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "stratified": ["test_meta_stratified", "test_meta_evaluate_conventions"],
+            "spa": ["test_meta_correlation", "test_meta_fixes", "test_meta_peers_mtme"],
+            "darr": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "subsample": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "tasks": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "rewardbench": [
+                "test_meta_peers_rewardbench",
+                "test_meta_stratified",
+                "test_meta_evaluate_conventions",
+            ],
+            "conventions": [
+                "test_meta_evaluate_conventions",
+                "test_meta_peers_rewardbench",
+                "test_meta_peers_rmbench",
+                "test_meta_peers_mtme",
+                "test_meta_procedures",
+                "test_meta_stratified",
+                "test_meta_fixes",
+            ],
+        }.items()
+    },
     "core": (
         ["metricrm/core/types.py", "metricrm/core/validation.py"],
         [
@@ -59,9 +141,10 @@ def _toml_list(values: list[str]) -> str:
     return "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
 
 
-def mutmut_table(part: str) -> str:
-    """The ``[tool.mutmut]`` table of one part's copy."""
-    modules, tests = PARTS[part]
+def mutmut_table(part: str, tests: list[str] | None = None) -> str:
+    """The ``[tool.mutmut]`` table of one part's copy (its own tests unless ``tests``)."""
+    modules, own_tests = PARTS[part]
+    tests = own_tests if tests is None else tests
     return (
         "[tool.mutmut]\n"
         'source_paths = ["metricrm"]\n'
@@ -72,11 +155,24 @@ def mutmut_table(part: str) -> str:
     )
 
 
-def prepare(part: str, root: Path = ROOT) -> Path:
-    """Copy the checkout to ``mutants/<part>-run`` with the part's mutmut table; return it."""
+def prepare(part: str, root: Path = ROOT, suffix: str = "", tests: list[str] | None = None) -> Path:
+    """Copy the checkout to ``mutants/<part>-run<suffix>`` with the part's mutmut table.
+
+    A second copy (``suffix`` "2", ...) made after new tests were written reruns the first
+    run's survivors (``mutmut run <names>``); ``tests.mutation_summary`` merges the runs. The
+    survivors already passed the part's tests, so the rerun may select only the new test
+    files (``tests``), which keeps each mutant's run short.
+    """
+    for t in tests or []:
+        if not (root / t).is_file():
+            raise SystemExit(f"mutation_scope: no test file {t} in {root}")
     if part not in PARTS:
         raise SystemExit(f"mutation_scope: unknown part {part!r}; expected one of {sorted(PARTS)}")
-    dest = root / "mutants" / f"{part}-run"
+    if not re.fullmatch(r"[\w-]*", suffix):
+        raise SystemExit(
+            f"mutation_scope: expected a suffix of letters, digits, - or _ (got {suffix!r})"
+        )
+    dest = root / "mutants" / f"{part}-run{suffix}"
     if dest.exists():
         raise SystemExit(f"mutation_scope: {dest} exists; remove it to start a fresh run")
     shutil.copytree(root, dest, ignore=_SKIP)
@@ -86,15 +182,17 @@ def prepare(part: str, root: Path = ROOT) -> Path:
     table = re.compile(r"^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", re.M | re.S)
     if not table.search(text):
         raise SystemExit(f"mutation_scope: no [tool.mutmut] table in {pyproject}")
-    pyproject.write_text(table.sub(lambda _: mutmut_table(part) + "\n", text, count=1), "utf-8")
+    new_table = mutmut_table(part, tests) + "\n"
+    pyproject.write_text(table.sub(lambda _: new_table, text, count=1), "utf-8")
     return dest
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
+    if not argv:
         print(__doc__)
         return 2
-    print(prepare(argv[0]))
+    suffix = argv[1] if len(argv) > 1 else ""
+    print(prepare(argv[0], suffix=suffix, tests=argv[2:] or None))
     return 0
 
 
