@@ -169,43 +169,66 @@ def lm_scorers(max_length: int) -> list[tuple[str, object]]:
 
 COMPOSITE_SAMPLE = 600  # held-out pairs the preference composites' weights are fitted on
 MT_COMPOSITE = HERE.parent / "composites" / "composites" / "darr-lt-en-lexical.yaml"
+# Preference composites: label -> (file stem, length normalizer, weight method). The first
+# lets the fit choose the length term's sign (a negative weight flips it into a reward); the
+# second keeps length a *penalty* with a non-negative L1 weight (the composites study's
+# ``nonneg_l1``), so more text can only lower the score; the third caps the length term: a
+# rank normalizer maps length to its empirical CDF on the fitting pairs, at most 1 however
+# long the response (the sign still free).
+COMPOSITE_VARIANTS = {
+    "composite[bt_head+length]": ("bt_head+length", "zscore", {"kind": "logistic"}),
+    "composite[bt_head+length_penalty,nonneg_l1]": (
+        "bt_head+length_penalty-nonneg_l1", "zscore",
+        {"kind": "logistic", "penalty": "l1", "nonnegative": True}),
+    "composite[bt_head+length_rank]": ("bt_head+length_rank", "rank", {"kind": "logistic"}),
+}  # fmt: skip
 
 
 def composite_scorers(name: str, data: dict, args, work: Path) -> list:
-    """One learned composite per benchmark, as ``(label, scorer)``.
+    """The learned composites of one benchmark, as ``(label, scorer)``.
 
     WMT DARR: the composites study's BLEU + chrF + length composite (logistic weights on
     z-scores, fitted on all 21,862 lt-en pairs, so on the probed pairs too). Preference data:
-    the benchmark's Bradley-Terry head + length in characters, logistic weights (L2, C = 1) on
-    z-scores fitted on a seeded sample of at most ``COMPOSITE_SAMPLE`` of the head's own
-    training pairs (never the probed ones), saved under ``work``."""
-    from metricrm.weighting import Component, fit_composite, score_pair_table
+    the benchmark's Bradley-Terry head + length in characters as a penalty, one composite per
+    ``COMPOSITE_VARIANTS`` entry, fitted on a seeded sample of at most ``COMPOSITE_SAMPLE`` of
+    the head's own training pairs (never the probed ones), saved under ``work``."""
+    from metricrm.weighting import Component, WeightMethod, fit_composite, score_pair_table
 
     if name == "wmt-darr":
         return [("composite[bleu+chrf+length]",
                  mr.get_scorer("composite", path=str(MT_COMPOSITE)))]  # fmt: skip
-    path = work / "composites" / f"{name}-bt_head+length.yaml"
-    if not path.is_file():
-        big, _ = samples(name, data[name], args.sample, args.lm_sample)
-        excluded = {prompt_key(p) for p in big}
-        if name == "hh-rlhf":
-            excluded |= {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
-        pool = held_out(data[name], excluded)  # the head's training pairs (see heads())
-        keep = set(order(f"{name}:composite", len(pool))[:COMPOSITE_SAMPLE])
-        fit_pairs = [p for i, p in enumerate(pool) if i in keep]
-        folder = head_folder(f"bt-{name}", pool, work)
-        parts = [
-            Component.build("bt_head", "bt_head", settings={"path": str(folder)}),
-            Component.build("length", "length_chars", higher_is_better=False),
-        ]
-        table = score_pair_table(parts, fit_pairs, cache=args.cache_dir, progress=args.progress)
-        composite = fit_composite(parts, table, "logistic",
-                                  info={"fitted_on": f"{len(fit_pairs)} held-out {name} pairs"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        composite.save(path)
-        print(f"composite {name}: weights {composite.weights} on {len(fit_pairs)} pairs",
-              flush=True)  # fmt: skip
-    return [("composite[bt_head+length]", mr.get_scorer("composite", path=str(path)))]
+    out, table = [], None
+    for label, (stem, normalizer, method) in COMPOSITE_VARIANTS.items():
+        path = work / "composites" / f"{name}-{stem}.yaml"
+        if not path.is_file():
+            big, _ = samples(name, data[name], args.sample, args.lm_sample)
+            excluded = {prompt_key(p) for p in big}
+            if name == "hh-rlhf":
+                excluded |= {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
+            pool = held_out(data[name], excluded)  # the head's training pairs (see heads())
+            keep = set(order(f"{name}:composite", len(pool))[:COMPOSITE_SAMPLE])
+            fit_pairs = [p for i, p in enumerate(pool) if i in keep]
+            folder = head_folder(f"bt-{name}", pool, work)
+            parts = [
+                Component.build("bt_head", "bt_head", settings={"path": str(folder)}),
+                Component.build(
+                    "length", "length_chars", higher_is_better=False, normalizer=normalizer
+                ),
+            ]
+            if table is None:  # the same raw scores for every variant
+                table = score_pair_table(parts, fit_pairs, cache=args.cache_dir,
+                                         progress=args.progress)  # fmt: skip
+            composite = fit_composite(
+                parts, table, WeightMethod(**method),
+                info={"fitted_on": f"{len(fit_pairs)} held-out {name} pairs"},
+            )  # fmt: skip
+            path.parent.mkdir(parents=True, exist_ok=True)
+            composite.save(path)
+            print(f"{label} {name}: weights {composite.weights} (directions "
+                  f"{[c.higher_is_better for c in composite.components]}) on "
+                  f"{len(fit_pairs)} pairs", flush=True)  # fmt: skip
+        out.append((label, mr.get_scorer("composite", path=str(path))))
+    return out
 
 
 def save_probe_rows(frame) -> None:
