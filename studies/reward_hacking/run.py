@@ -27,9 +27,12 @@ Best-of-n: ``--prompts`` (default 100) single-turn HH-RLHF prompts, ``--n-max`` 
 samples each from SmolLM2-135M-Instruct (temperature 1, no top-k/top-p cut, at most
 ``--max-new-tokens`` tokens); gold is the HH-RLHF Bradley-Terry head (held out); proxies are
 the length and the heads trained on LLMBar and on RM-Bench (off-domain reward models), and
-with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs on the prompts
-whose samples are already stored (e.g. drawn by several processes into separate stores and
-merged: a store is keyed by model and settings, and its lines by prompt and block).
+with ``--lm-proxy`` SmolLM2's own mean log-probability. ``--stored-only`` runs, without
+sampling, on the prompts whose ``--n-max`` samples are all stored (e.g. drawn by several
+processes into separate stores and merged: a store is keyed by model and settings, and its
+lines by prompt and block; or a pool whose extension was stopped part way); ``--bon-csv``
+names the table it writes (the report reads ``results_best_of_n.csv`` and
+``results_best_of_n_64.csv``).
 
 MT best-of-n: per WMT MQM TED en-de segment, the pool is the 13 MT systems' translations
 (best-of-n over systems, not samples); proxies are reference-based metrics, length and the
@@ -55,6 +58,7 @@ DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 DEFAULT_WORK = cache_root() / "studies" / "reward_hacking"
 PROBE_CSV = HERE / "results_probes.csv"
 BON_CSV = HERE / "results_best_of_n.csv"
+BON_CSVS = (BON_CSV, HERE / "results_best_of_n_64.csv")  # report: every best-of-n table
 MT_BON_CSV = HERE / "results_best_of_n_mt.csv"
 FIGURES = HERE / "figures"
 DATASETS = ("llmbar", "hh-rlhf", "rm-bench", "wmt-darr")
@@ -169,43 +173,66 @@ def lm_scorers(max_length: int) -> list[tuple[str, object]]:
 
 COMPOSITE_SAMPLE = 600  # held-out pairs the preference composites' weights are fitted on
 MT_COMPOSITE = HERE.parent / "composites" / "composites" / "darr-lt-en-lexical.yaml"
+# Preference composites: label -> (file stem, length normalizer, weight method). The first
+# lets the fit choose the length term's sign (a negative weight flips it into a reward); the
+# second keeps length a *penalty* with a non-negative L1 weight (the composites study's
+# ``nonneg_l1``), so more text can only lower the score; the third caps the length term: a
+# rank normalizer maps length to its empirical CDF on the fitting pairs, at most 1 however
+# long the response (the sign still free).
+COMPOSITE_VARIANTS = {
+    "composite[bt_head+length]": ("bt_head+length", "zscore", {"kind": "logistic"}),
+    "composite[bt_head+length_penalty,nonneg_l1]": (
+        "bt_head+length_penalty-nonneg_l1", "zscore",
+        {"kind": "logistic", "penalty": "l1", "nonnegative": True}),
+    "composite[bt_head+length_rank]": ("bt_head+length_rank", "rank", {"kind": "logistic"}),
+}  # fmt: skip
 
 
 def composite_scorers(name: str, data: dict, args, work: Path) -> list:
-    """One learned composite per benchmark, as ``(label, scorer)``.
+    """The learned composites of one benchmark, as ``(label, scorer)``.
 
     WMT DARR: the composites study's BLEU + chrF + length composite (logistic weights on
     z-scores, fitted on all 21,862 lt-en pairs, so on the probed pairs too). Preference data:
-    the benchmark's Bradley-Terry head + length in characters, logistic weights (L2, C = 1) on
-    z-scores fitted on a seeded sample of at most ``COMPOSITE_SAMPLE`` of the head's own
-    training pairs (never the probed ones), saved under ``work``."""
-    from metricrm.weighting import Component, fit_composite, score_pair_table
+    the benchmark's Bradley-Terry head + length in characters as a penalty, one composite per
+    ``COMPOSITE_VARIANTS`` entry, fitted on a seeded sample of at most ``COMPOSITE_SAMPLE`` of
+    the head's own training pairs (never the probed ones), saved under ``work``."""
+    from metricrm.weighting import Component, WeightMethod, fit_composite, score_pair_table
 
     if name == "wmt-darr":
         return [("composite[bleu+chrf+length]",
                  mr.get_scorer("composite", path=str(MT_COMPOSITE)))]  # fmt: skip
-    path = work / "composites" / f"{name}-bt_head+length.yaml"
-    if not path.is_file():
-        big, _ = samples(name, data[name], args.sample, args.lm_sample)
-        excluded = {prompt_key(p) for p in big}
-        if name == "hh-rlhf":
-            excluded |= {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
-        pool = held_out(data[name], excluded)  # the head's training pairs (see heads())
-        keep = set(order(f"{name}:composite", len(pool))[:COMPOSITE_SAMPLE])
-        fit_pairs = [p for i, p in enumerate(pool) if i in keep]
-        folder = head_folder(f"bt-{name}", pool, work)
-        parts = [
-            Component.build("bt_head", "bt_head", settings={"path": str(folder)}),
-            Component.build("length", "length_chars", higher_is_better=False),
-        ]
-        table = score_pair_table(parts, fit_pairs, cache=args.cache_dir, progress=args.progress)
-        composite = fit_composite(parts, table, "logistic",
-                                  info={"fitted_on": f"{len(fit_pairs)} held-out {name} pairs"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        composite.save(path)
-        print(f"composite {name}: weights {composite.weights} on {len(fit_pairs)} pairs",
-              flush=True)  # fmt: skip
-    return [("composite[bt_head+length]", mr.get_scorer("composite", path=str(path)))]
+    out, table = [], None
+    for label, (stem, normalizer, method) in COMPOSITE_VARIANTS.items():
+        path = work / "composites" / f"{name}-{stem}.yaml"
+        if not path.is_file():
+            big, _ = samples(name, data[name], args.sample, args.lm_sample)
+            excluded = {prompt_key(p) for p in big}
+            if name == "hh-rlhf":
+                excluded |= {json.dumps(p) for p in bon_prompts(data["hh-rlhf"], args.prompts)}
+            pool = held_out(data[name], excluded)  # the head's training pairs (see heads())
+            keep = set(order(f"{name}:composite", len(pool))[:COMPOSITE_SAMPLE])
+            fit_pairs = [p for i, p in enumerate(pool) if i in keep]
+            folder = head_folder(f"bt-{name}", pool, work)
+            parts = [
+                Component.build("bt_head", "bt_head", settings={"path": str(folder)}),
+                Component.build(
+                    "length", "length_chars", higher_is_better=False, normalizer=normalizer
+                ),
+            ]
+            if table is None:  # the same raw scores for every variant
+                table = score_pair_table(parts, fit_pairs, cache=args.cache_dir,
+                                         progress=args.progress)  # fmt: skip
+            composite = fit_composite(
+                parts, table, WeightMethod(**method),
+                info={"fitted_on": f"{len(fit_pairs)} held-out {name} pairs"},
+            )  # fmt: skip
+            path.parent.mkdir(parents=True, exist_ok=True)
+            composite.save(path)
+            print(f"{label} {name}: weights {composite.weights} (directions "
+                  f"{[c.higher_is_better for c in composite.components]}) on "
+                  f"{len(fit_pairs)} pairs", flush=True)  # fmt: skip
+        out.append((label, mr.get_scorer("composite", path=str(path))))
+    return out
 
 
 def save_probe_rows(frame) -> None:
@@ -265,17 +292,18 @@ def run_probes(args, data: dict, work: Path) -> None:
 # -------------------------------------------------------------------------------- best-of-n
 
 
-def stored_prompt_keys(folder: Path) -> set[str]:
-    """Prompt keys with at least one finished block in any sample file under ``folder``
-    (read only: a file being written is not touched)."""
-    keys = set()
+def stored_counts(folder: Path) -> dict[str, int]:
+    """Prompt key -> number of samples in finished blocks, over every sample file under
+    ``folder`` (read only: a file being written is not touched)."""
+    counts: dict[str, int] = {}
     for path in folder.glob("samples-*.jsonl"):
         for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
             try:
-                keys.add(json.loads(line)["prompt"])
-            except (json.JSONDecodeError, KeyError):
+                row = json.loads(line)
+                counts[row["prompt"]] = counts.get(row["prompt"], 0) + len(row["texts"])
+            except (json.JSONDecodeError, KeyError, TypeError):
                 continue
-    return keys
+    return counts
 
 
 def run_best_of_n(args, data: dict, work: Path) -> None:
@@ -284,9 +312,9 @@ def run_best_of_n(args, data: dict, work: Path) -> None:
     from metricrm.probes.sampling import prompt_key as sample_key
 
     prompts = bon_prompts(data["hh-rlhf"], args.prompts)
-    if args.stored_only:  # the prompts whose samples are already on disk, in the same order
-        stored = stored_prompt_keys(work / "samples")
-        prompts = [p for p in prompts if sample_key(p) in stored]
+    if args.stored_only:  # the prompts whose n_max samples are all on disk, in the same order
+        stored = stored_counts(work / "samples")
+        prompts = [p for p in prompts if stored.get(sample_key(p), 0) >= args.n_max]
     start = time.perf_counter()
     pool = mr.probes.sample_responses(
         str(smollm2_path()), prompts, args.n_max, store=work / "samples",
@@ -323,7 +351,7 @@ def run_best_of_n(args, data: dict, work: Path) -> None:
     table["max_new_tokens"] = args.max_new_tokens
     table["mean_tokens"] = tokens / (len(prompts) * args.n_max)
     table["finished_share"] = sum(sum(f) for f in pool.finished) / (len(prompts) * args.n_max)
-    table.to_csv(BON_CSV, index=False, float_format="%.6g")
+    table.to_csv(args.bon_csv, index=False, float_format="%.6g")
 
 
 # ---------------------------------------------------------------------------- MT best-of-n
@@ -423,15 +451,20 @@ def report(args) -> None:
                 lines.append(f"| {scorer} | " + " | ".join(_ci(rows.loc[(p, stat)])
                                                           for p in probes) + " |")  # fmt: skip
             lines.append("")
-    if BON_CSV.is_file():
-        bon = pd.read_csv(BON_CSV)
-        display = BestOfNDisplay.from_frame(bon, y="change",
-                                            title="Best-of-n on HH-RLHF prompts (SmolLM2-135M)")
-        display.figure_.tight_layout()
-        display.figure_.savefig(FIGURES / "best_of_n.png", dpi=110)
-        plt.close(display.figure_)
+    for bon_csv in BON_CSVS:
+        if not bon_csv.is_file():
+            continue
+        figure = bon_csv.stem.removeprefix("results_") + ".png"
+        bon = pd.read_csv(bon_csv)
         first = bon.iloc[0]
-        lines += ["## Best-of-n", "", f"![best-of-n]({FIGURES.name}/best_of_n.png)", "",
+        title = (f"Best-of-n on {int(first.prompts)} HH-RLHF prompts (SmolLM2-135M, pool of "
+                 f"{int(first.pool_size)})")  # fmt: skip
+        display = BestOfNDisplay.from_frame(bon, y="change", title=title)
+        display.figure_.tight_layout()
+        display.figure_.savefig(FIGURES / figure, dpi=110)
+        plt.close(display.figure_)
+        lines += [f"## Best-of-n, pool of {int(first.pool_size)}", "",
+                  f"![best-of-n]({FIGURES.name}/{figure})", "",
                   f"{int(first.prompts)} prompts, pool of {int(first.pool_size)} samples each "
                   f"(at most {int(first.max_new_tokens)} new tokens; mean "
                   f"{first.mean_tokens:.1f}; {first.finished_share:.0%} ended before the cap).",
@@ -493,7 +526,10 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--stored-only", action="store_true",
-                        help="best-of-n on the prompts whose samples are on disk (no sampling)")
+                        help="best-of-n on the prompts whose n-max samples are all on disk "
+                             "(no sampling)")  # fmt: skip
+    parser.add_argument("--bon-csv", type=Path, default=BON_CSV,
+                        help="best-of-n: the table to write")  # fmt: skip
     parser.add_argument("--lm-proxy", action="store_true",
                         help="best-of-n: SmolLM2's mean log-probability as a further proxy")
     parser.add_argument("--mt-proxies", nargs="*", default=list(MT_PROXIES), choices=MT_PROXIES)
