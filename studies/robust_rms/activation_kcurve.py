@@ -15,8 +15,8 @@ seed. Scorers:
         [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
 
 Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
-run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; the rows of datasets not run
-are kept from earlier runs) and ``kcurve.md`` here.
+run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; earlier runs' rows of every
+dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here.
 """
 
 from __future__ import annotations
@@ -117,10 +117,8 @@ def main() -> None:
     logprob = mr.get_scorer("lm_logprob", **common)
     import pandas as pd
 
+    earlier = pd.read_csv(OUT_CSV, keep_default_na=False) if OUT_CSV.is_file() else None
     rows: list = []
-    if OUT_CSV.is_file():  # keep the other datasets' outcomes from earlier runs
-        earlier = pd.read_csv(OUT_CSV, keep_default_na=False)
-        rows.append(earlier[~earlier.dataset.isin(args.datasets)])
     for name in args.datasets:
         pairs = load_preference(args.shared, name)
         unit = "prompts" if name == "rm-bench" else "pairs"
@@ -201,10 +199,26 @@ def main() -> None:
                 ps = mr.score_pairs(arm, test, cache=cache, progress=False)
                 record(rows, base, "activation_rm", k, seed, outcomes(ps), arm.signature)
                 log(f"{name} seed {seed} k {k}: activation_rm ({len(arm.heads)} heads) done")
-                pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
-        write_summary(pd.concat(rows, ignore_index=True), sizes, args)
-    pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
-    write_summary(pd.concat(rows, ignore_index=True), sizes, args)
+                merge(earlier, rows).to_csv(OUT_CSV, index=False)
+        write_summary(merge(earlier, rows), sizes, args)
+    merge(earlier, rows).to_csv(OUT_CSV, index=False)
+    write_summary(merge(earlier, rows), sizes, args)
+
+
+KEY = ["dataset", "scorer", "k", "seed"]
+
+
+def merge(earlier, rows: list):
+    """This run's outcomes, plus the earlier runs' rows of every (dataset, scorer, k, seed) this
+    run did not score again (other datasets, other k, the voting rows)."""
+    import pandas as pd
+
+    new = pd.concat(rows, ignore_index=True)
+    if earlier is None:
+        return new
+    done = pd.MultiIndex.from_frame(new[KEY].drop_duplicates().astype(str))
+    kept = earlier[~pd.MultiIndex.from_frame(earlier[KEY].astype(str)).isin(done)]
+    return pd.concat([kept, new], ignore_index=True)
 
 
 SCORERS = (
