@@ -16,7 +16,9 @@ seed. Scorers:
 
 Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
 run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; earlier runs' rows of every
-dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here.
+dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here:
+accuracies with intervals, and the activation RM against the zero-shot judge, the probe and the
+in-context judge at the same k (paired permutation tests over test prompts).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def main() -> None:
     parser.add_argument("--n-heads", type=int, default=16)
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--max-prompts", type=int, default=16)
-    parser.add_argument("--max-items", type=int, default=64)
+    parser.add_argument("--max-items", type=int, default=32)
     parser.add_argument("--n-resamples", type=int, default=2000)
     parser.add_argument(
         "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
@@ -227,6 +229,24 @@ SCORERS = (
 )  # fmt: skip
 
 
+def versus(a, b, seed: int, n_resamples: int) -> tuple[float, float]:
+    """Mean difference of two scorers' seed-averaged per-pair outcomes, and the two-sided p of
+    a paired permutation test that swaps whole test prompts (on per-prompt sums, so prompts
+    with several pairs, as in RM-Bench, move together)."""
+    x = a.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
+    y = b.pivot(index="pair", columns="seed", values="outcome").mean(axis=1).loc[x.index]
+    group = a.drop_duplicates("pair").set_index("pair").group.loc[x.index].to_numpy()
+    test = mr.meta.paired_permutation_test(
+        mr.meta.MEAN,
+        x.groupby(group).sum().to_numpy(),
+        y.groupby(group).sum().to_numpy(),
+        rng=np.random.default_rng(seed),
+        n_resamples=n_resamples,
+        alternative="two-sided",
+    )
+    return float((x - y).mean()), float(test.pvalue)
+
+
 def write_summary(frame, sizes: dict[str, int], args) -> None:
     """Mean accuracy over seeds with a 95% bootstrap interval over test prompts (per-pair
     outcomes averaged over seeds first), the seeds' range, and a paired permutation test of
@@ -254,19 +274,15 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                     f"| [{ci.low:.3f}, {ci.high:.3f}] | {spread} | {len(mean)} |"
                 )
             arm = part[(part.k == k) & (part.scorer == "activation_rm")]
-            zero = part[part.scorer == "lm_judge"]
-            if k and not arm.empty and not zero.empty:
-                a = arm.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
-                b = zero.set_index("pair").outcome.loc[a.index]
-                test = mr.meta.paired_permutation_test(
-                    mr.meta.MEAN,
-                    a.to_numpy(),
-                    b.to_numpy(),
-                    rng=np.random.default_rng(k),
-                    n_resamples=args.n_resamples,
-                    alternative="two-sided",
-                )
-                tests.append(f"| {name} | {k} | {test.difference:+.3f} | {test.pvalue:.3f} |")
+            if not k or arm.empty:
+                continue
+            others = [("lm_judge (k = 0)", part[part.scorer == "lm_judge"])] + [
+                (s, part[(part.k == k) & (part.scorer == s)]) for s in ("probe", "lm_icl_judge")
+            ]
+            for label, other in others:
+                if not other.empty:
+                    diff, p = versus(arm, other, seed=k, n_resamples=args.n_resamples)
+                    tests.append(f"| {name} | {k} | {label} | {diff:+.3f} | {p:.3f} |")
     units = {
         k: f"{v} {'prompts' if k == 'rm-bench' else 'pairs'}"
         for k, v in sizes.items()
@@ -282,8 +298,9 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
     )
     text = (
         "\n".join(lines)
-        + "\n\nActivation RM minus zero-shot judge (seed-averaged per-pair outcomes, paired "
-        "permutation test, two-sided):\n\n| dataset | k | difference | p |\n|---|---:|---:|---:|\n"
+        + "\n\nActivation RM minus another scorer (seed-averaged per-pair outcomes; paired "
+        "permutation test, two-sided, swapping whole test prompts):\n\n"
+        "| dataset | k | minus | difference | p |\n|---|---:|---|---:|---:|\n"
         + "\n".join(tests)
         + f"\n\nSettings: {settings}.\n\nSignatures:\n\n"
         + "\n".join(f"- `{s}`" for s in sorted(set(frame.signature)))
