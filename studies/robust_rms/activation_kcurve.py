@@ -269,6 +269,8 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                 ci = interval(mean, list(groups), seed=k, n_resamples=args.n_resamples)
                 per_seed = wide.mean(axis=0)
                 spread = f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
+                if len(per_seed) == 1 and k:
+                    spread = f"seed {per_seed.index[0]} only"
                 lines.append(
                     f"| {name} | {k} | {scorer} | {ci.estimate:.3f} "
                     f"| [{ci.low:.3f}, {ci.high:.3f}] | {spread} | {len(mean)} |"
