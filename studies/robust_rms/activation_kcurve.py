@@ -15,8 +15,10 @@ seed. Scorers:
         [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
 
 Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
-run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; the rows of datasets not run
-are kept from earlier runs) and ``kcurve.md`` here.
+run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; earlier runs' rows of every
+dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here:
+accuracies with intervals, and the activation RM against the zero-shot judge, the probe and the
+in-context judge at the same k (paired permutation tests over test prompts).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def main() -> None:
     parser.add_argument("--n-heads", type=int, default=16)
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--max-prompts", type=int, default=16)
-    parser.add_argument("--max-items", type=int, default=64)
+    parser.add_argument("--max-items", type=int, default=32)
     parser.add_argument("--n-resamples", type=int, default=2000)
     parser.add_argument(
         "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
@@ -117,10 +119,8 @@ def main() -> None:
     logprob = mr.get_scorer("lm_logprob", **common)
     import pandas as pd
 
+    earlier = pd.read_csv(OUT_CSV, keep_default_na=False) if OUT_CSV.is_file() else None
     rows: list = []
-    if OUT_CSV.is_file():  # keep the other datasets' outcomes from earlier runs
-        earlier = pd.read_csv(OUT_CSV, keep_default_na=False)
-        rows.append(earlier[~earlier.dataset.isin(args.datasets)])
     for name in args.datasets:
         pairs = load_preference(args.shared, name)
         unit = "prompts" if name == "rm-bench" else "pairs"
@@ -201,16 +201,50 @@ def main() -> None:
                 ps = mr.score_pairs(arm, test, cache=cache, progress=False)
                 record(rows, base, "activation_rm", k, seed, outcomes(ps), arm.signature)
                 log(f"{name} seed {seed} k {k}: activation_rm ({len(arm.heads)} heads) done")
-                pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
-        write_summary(pd.concat(rows, ignore_index=True), sizes, args)
-    pd.concat(rows, ignore_index=True).to_csv(OUT_CSV, index=False)
-    write_summary(pd.concat(rows, ignore_index=True), sizes, args)
+                merge(earlier, rows).to_csv(OUT_CSV, index=False)
+        write_summary(merge(earlier, rows), sizes, args)
+    merge(earlier, rows).to_csv(OUT_CSV, index=False)
+    write_summary(merge(earlier, rows), sizes, args)
+
+
+KEY = ["dataset", "scorer", "k", "seed"]
+
+
+def merge(earlier, rows: list):
+    """This run's outcomes, plus the earlier runs' rows of every (dataset, scorer, k, seed) this
+    run did not score again (other datasets, other k, the voting rows)."""
+    import pandas as pd
+
+    new = pd.concat(rows, ignore_index=True)
+    if earlier is None:
+        return new
+    done = pd.MultiIndex.from_frame(new[KEY].drop_duplicates().astype(str))
+    kept = earlier[~pd.MultiIndex.from_frame(earlier[KEY].astype(str)).isin(done)]
+    return pd.concat([kept, new], ignore_index=True)
 
 
 SCORERS = (
     "activation_rm", "lm_icl_judge", "probe", "lm_judge", "lm_vote_judge", "lm_vote_judge_s8",
     "lm_logprob",
 )  # fmt: skip
+
+
+def versus(a, b, seed: int, n_resamples: int) -> tuple[float, float]:
+    """Mean difference of two scorers' seed-averaged per-pair outcomes, and the two-sided p of
+    a paired permutation test that swaps whole test prompts (on per-prompt sums, so prompts
+    with several pairs, as in RM-Bench, move together)."""
+    x = a.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
+    y = b.pivot(index="pair", columns="seed", values="outcome").mean(axis=1).loc[x.index]
+    group = a.drop_duplicates("pair").set_index("pair").group.loc[x.index].to_numpy()
+    test = mr.meta.paired_permutation_test(
+        mr.meta.MEAN,
+        x.groupby(group).sum().to_numpy(),
+        y.groupby(group).sum().to_numpy(),
+        rng=np.random.default_rng(seed),
+        n_resamples=n_resamples,
+        alternative="two-sided",
+    )
+    return float((x - y).mean()), float(test.pvalue)
 
 
 def write_summary(frame, sizes: dict[str, int], args) -> None:
@@ -235,24 +269,22 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                 ci = interval(mean, list(groups), seed=k, n_resamples=args.n_resamples)
                 per_seed = wide.mean(axis=0)
                 spread = f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
+                if len(per_seed) == 1 and k:
+                    spread = f"seed {per_seed.index[0]} only"
                 lines.append(
                     f"| {name} | {k} | {scorer} | {ci.estimate:.3f} "
                     f"| [{ci.low:.3f}, {ci.high:.3f}] | {spread} | {len(mean)} |"
                 )
             arm = part[(part.k == k) & (part.scorer == "activation_rm")]
-            zero = part[part.scorer == "lm_judge"]
-            if k and not arm.empty and not zero.empty:
-                a = arm.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
-                b = zero.set_index("pair").outcome.loc[a.index]
-                test = mr.meta.paired_permutation_test(
-                    mr.meta.MEAN,
-                    a.to_numpy(),
-                    b.to_numpy(),
-                    rng=np.random.default_rng(k),
-                    n_resamples=args.n_resamples,
-                    alternative="two-sided",
-                )
-                tests.append(f"| {name} | {k} | {test.difference:+.3f} | {test.pvalue:.3f} |")
+            if not k or arm.empty:
+                continue
+            others = [("lm_judge (k = 0)", part[part.scorer == "lm_judge"])] + [
+                (s, part[(part.k == k) & (part.scorer == s)]) for s in ("probe", "lm_icl_judge")
+            ]
+            for label, other in others:
+                if not other.empty:
+                    diff, p = versus(arm, other, seed=k, n_resamples=args.n_resamples)
+                    tests.append(f"| {name} | {k} | {label} | {diff:+.3f} | {p:.3f} |")
     units = {
         k: f"{v} {'prompts' if k == 'rm-bench' else 'pairs'}"
         for k, v in sizes.items()
@@ -268,8 +300,9 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
     )
     text = (
         "\n".join(lines)
-        + "\n\nActivation RM minus zero-shot judge (seed-averaged per-pair outcomes, paired "
-        "permutation test, two-sided):\n\n| dataset | k | difference | p |\n|---|---:|---:|---:|\n"
+        + "\n\nActivation RM minus another scorer (seed-averaged per-pair outcomes; paired "
+        "permutation test, two-sided, swapping whole test prompts):\n\n"
+        "| dataset | k | minus | difference | p |\n|---|---:|---|---:|---:|\n"
         + "\n".join(tests)
         + f"\n\nSettings: {settings}.\n\nSignatures:\n\n"
         + "\n".join(f"- `{s}`" for s in sorted(set(frame.signature)))

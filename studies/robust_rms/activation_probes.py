@@ -19,7 +19,8 @@ minus the activation RM's with a two-sided paired permutation test.
         --work DIR [--dataset evalbiasbench] [--k 16] [--seed 0] [--probes ...] [--summarise]
 
 Scores go through a score cache and the fitted model is saved in ``--work`` (a rerun resumes).
-Writes ``activation_probes.csv`` (per-pair outcomes) and ``activation_probes.md`` here.
+Writes ``activation_probes.csv`` (per-pair outcomes; earlier rows of other datasets and probes
+are kept) and ``activation_probes.md`` here.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def main() -> None:
     base["probe"] = (apply_head(head, test_x[:n]), apply_head(head, test_x[n:]))
     base.update({s: (ps.chosen, ps.rejected) for s, ps in base.items() if s in scorers})
     rows = []
+    if OUT_CSV.is_file():  # keep earlier runs' other datasets and probes
+        earlier = pd.read_csv(OUT_CSV)
+        rows.append(earlier[(earlier.dataset != name) | ~earlier.probe.isin(args.probes)])
     for probe_name in args.probes:
         moved = perturbed_pairs(test, probe_name, seed=args.seed, sides="rejected")
         for s, sc in scorers.items():
