@@ -46,8 +46,8 @@ def _brute_clusters(values, p, alpha, higher, rule, inclusive):
 
 
 @pytest.mark.parametrize(
-    "rule,boundary", [("wmt", None), ("any", None), ("any", "inclusive"), ("head", None),
-                      ("head", "inclusive")]
+    "rule,boundary",
+    [("wmt", None), ("any", None), ("any", "inclusive"), ("head", None), ("head", "inclusive")],
 )
 @pytest.mark.parametrize("higher", [True, False])
 def test_clusters_match_a_brute_force_on_random_matrices(rule, boundary, higher):
@@ -62,8 +62,9 @@ def test_clusters_match_a_brute_force_on_random_matrices(rule, boundary, higher)
             names, values, p, alpha=alpha, higher_is_better=higher, rule=rule, boundary=boundary
         )
         inclusive = rule == "wmt" or boundary == "inclusive"
-        order, clusters = _brute_clusters(values.tolist(), p.tolist(), alpha, higher, rule,
-                                          inclusive)
+        order, clusters = _brute_clusters(
+            values.tolist(), p.tolist(), alpha, higher, rule, inclusive
+        )
         assert r.names == [names[i] for i in order]
         assert r.clusters.tolist() == clusters
         np.testing.assert_array_equal(r.values, values[order])
@@ -120,11 +121,21 @@ def test_rank_scorers_is_the_pvalue_matrix_then_the_clusters(kwargs, rule, bound
         MEAN, list(cands.values()), rng=np.random.default_rng(8), **kwargs
     )
     expected = significance_clusters(
-        list(cands), values, p, alpha=alpha, rule=rule, boundary=boundary,
+        list(cands),
+        values,
+        p,
+        alpha=alpha,
+        rule=rule,
+        boundary=boundary,
         higher_is_better=kwargs.get("higher_is_better", True),
     )
     r = rank_scorers(
-        MEAN, cands, rng=np.random.default_rng(8), alpha=alpha, rule=rule, boundary=boundary,
+        MEAN,
+        cands,
+        rng=np.random.default_rng(8),
+        alpha=alpha,
+        rule=rule,
+        boundary=boundary,
         **kwargs,
     )
     assert r.names == expected.names and r.clusters.tolist() == expected.clusters.tolist()
@@ -193,12 +204,14 @@ def test_error_messages_in_full():
     ):
         significance_clusters(["a", "a"], [1, 0], p)
     with _raises(
-        ScorerInputError, "significance_clusters: `pvalues` has inf at index (0, 1) (1 such "
+        ScorerInputError,
+        "significance_clusters: `pvalues` has inf at index (0, 1) (1 such "
         "entries); expected a finite number or NaN (missing)",
     ):
         significance_clusters(["a", "b"], [1, 0], [[np.nan, np.inf], [0.5, np.nan]])
     with _raises(
-        ScorerInputError, "significance_clusters: `values` has nan at index 1 (1 such entries); "
+        ScorerInputError,
+        "significance_clusters: `values` has nan at index 1 (1 such entries); "
         "expected a finite number",
     ):
         significance_clusters(["a", "b"], [1, np.nan], p)
