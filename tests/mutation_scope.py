@@ -79,6 +79,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_meta_evaluate_conventions",
             ],
             "clusters": [
+                "test_meta_clusters_contracts",
                 "test_meta_resampling",
                 "test_meta_procedures",
                 "test_meta_fixes",
