@@ -31,6 +31,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["metricrm/meta/*"],
         [
             "tests/test_planted_bugs.py",
+            "tests/test_meta_clusters_contracts.py",
             "tests/test_meta_correlation.py",
             "tests/test_meta_evaluate.py",
             "tests/test_meta_evaluate_conventions.py",
