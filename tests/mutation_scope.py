@@ -31,6 +31,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["metricrm/meta/*"],
         [
             "tests/test_planted_bugs.py",
+            "tests/test_meta_clusters_contracts.py",
             "tests/test_meta_correlation.py",
             "tests/test_meta_evaluate.py",
             "tests/test_meta_evaluate_conventions.py",
@@ -79,6 +80,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_meta_evaluate_conventions",
             ],
             "clusters": [
+                "test_meta_clusters_contracts",
                 "test_meta_resampling",
                 "test_meta_procedures",
                 "test_meta_fixes",
