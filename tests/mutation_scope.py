@@ -37,6 +37,8 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_evaluate_conventions.py",
             "tests/test_meta_fixes.py",
             "tests/test_meta_pairwise.py",
+            "tests/test_meta_pairwise_contracts.py",
+            "tests/test_meta_pairwise_perm_contracts.py",
             "tests/test_meta_peers_mtme.py",
             "tests/test_meta_peers_rewardbench.py",
             "tests/test_meta_peers_rmbench.py",
@@ -65,6 +67,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_probe_intervals",
             ],
             "pairwise": [
+                "test_meta_pairwise_contracts",
                 "test_meta_pairwise",
                 "test_meta_peers_rewardbench",
                 "test_meta_peers_rmbench",
@@ -75,6 +78,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_meta_evaluate_conventions",
             ],
             "pairwise_perm": [
+                "test_meta_pairwise_perm_contracts",
                 "test_meta_procedures",
                 "test_meta_peers_mtme",
                 "test_meta_evaluate_conventions",
