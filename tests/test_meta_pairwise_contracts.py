@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -739,3 +740,47 @@ def test_tau_like_errors_in_full():
             fn([1, 2], [0])
     with _raises(ScorerInputError, f"{who}: expected at least one of the pairs (got none)"):
         kendall_tau_like([], [])
+
+
+# ------------------------------------------------------- found by the mutation run's survivors
+
+
+def test_numeric_strings_count_ties_as_numbers():
+    # the inputs are read as numbers, so "1" and "1.0" tie in every count
+    r = kendall_tau_like(["1", "2"], ["1.0", "1"])
+    assert (r.concordant, r.discordant, r.n_ties) == (1, 1, 1)
+    r = best_of_n_accuracy(["2", "1"], [["1", "2.0"], ["1", "0"]])
+    assert (r.value, r.n_used, r.n_score_ties) == (0.5, 2, 2)
+
+
+def test_no_warning_when_nothing_is_used_or_a_cell_is_empty():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(pairwise_accuracy([1.0], [1.0], score_ties="drop").value)
+        r = rmbench_matrix([[1, 2], [1, 3]], [[1, 0], [1, 0]], score_ties="drop")
+        assert r.counts[0, 0] == 0 and math.isnan(r.matrix[0, 0])
+        r = rmbench_matrix_from_outcomes([[[NAN, 1], [0, 1]]])
+        assert math.isnan(r.matrix[0, 0]) and math.isnan(r.normal) and r.hard == 1.0
+
+
+def test_a_subset_without_value_or_weight_is_kept_with_weight_0_under_skip():
+    # no pair used: value NaN and count weight 0, so it changes nothing and is not "left out"
+    results = {"a": _acc(0.5, 2), "c": _acc(NAN, 0)}
+    r = section_scores(results, {"s": ["a", "c"]}, missing="skip")
+    assert r.sections == {"s": 0.5} and r.weights == {"s": {"a": 1.0, "c": 0.0}}
+    assert r.missing == {"s": []}
+
+
+def test_difficulty_labels_that_are_not_strings_get_the_difficulty_error():
+    with _raises(
+        ScorerInputError,
+        "rmbench_totals: `difficulty` must be one of ('hard', "
+        "'normal', 'easy') (got ['0', '1', '2']; first at pair 0)",
+    ):
+        rmbench_totals([1, 0, 1], ["a"] * 3, [0, 1, 2])
+    with _raises(
+        ScorerInputError,
+        "rmbench_totals: `difficulty` must be one of ('hard', "
+        "'normal', 'easy') (got ['3']; first at pair 3)",
+    ):
+        rmbench_totals([1, 0, 1, 1], ["a"] * 4, ["hard", "normal", "easy", 3])
