@@ -399,3 +399,73 @@ def test_errors_in_full():
         f"{who}: expected at least one group with 2 or more scored items (got none)",
     ):
         pairwise_comparisons([1.0, 2.0], [1.0, 2.0], groups=["x", "y"])
+
+
+# ------------------------------------------------------- found by the mutation run's survivors
+
+
+def test_blocks_of_one_resample_when_the_disagreements_fill_a_block():
+    # one group of 514 items: 131,841 pairs, every one right for a and wrong for b, so a block
+    # holds one resample (2^18 // 131,841 = 1); 131,841 is not a multiple of 32, so blocks of
+    # two resamples would draw other swaps
+    h = np.arange(514.0)
+    r = pairwise_permutation_test(h, h, -h, rng=np.random.default_rng(5), n_resamples=3)
+    assert r.n_disagree == r.n_pairs == 131_841
+    draws = np.random.default_rng(5)
+    swaps = [draws.integers(0, 2, size=(1, 131_841), dtype=bool) for _ in range(3)]
+    expected = [np.where(s[0], -1.0, 1.0).sum() / 131_841 for s in swaps]
+    np.testing.assert_allclose(r.distribution, expected, atol=1e-12)
+
+
+def test_the_generator_advances_by_the_swaps_drawn_only():
+    # 600 disagreeing pairs, blocks of 436 resamples: 1000 resamples draw 436 + 436 + 128 rows
+    rng = np.random.default_rng(1)
+    h = rng.normal(size=1200)
+    groups = np.arange(1200) // 2
+    mine = np.random.default_rng(3)
+    pairwise_permutation_test(h, h, -h, rng=mine, groups=groups)
+    ref = np.random.default_rng(3)
+    for rows in (436, 436, 128):
+        ref.integers(0, 2, size=(rows, 600), dtype=bool)
+    assert mine.integers(2**62) == ref.integers(2**62)
+
+
+def test_early_stopping_follows_the_alternative():
+    # a far worse than b: for "greater" every permuted difference is a hit, p_hat = 1 > 0.9
+    # stops after the first block; the same data two-sided have p_hat near 0 and never stop
+    # early with low = 0
+    h = np.arange(40.0)
+    groups = np.arange(40) // 4
+    stop = EarlyStopping(block=50, low=0.0, high=0.9)
+    kw = dict(groups=groups, n_resamples=300, early_stopping=stop)
+    greater = pairwise_permutation_test(h, -h, h, rng=np.random.default_rng(0), **kw)
+    assert greater.n_used == 50 and greater.pvalue == 1.0
+    both = pairwise_permutation_test(
+        h, -h, h, rng=np.random.default_rng(0), alternative="two-sided", **kw
+    )
+    assert both.n_used == 300 and both.pvalue == 1 / 301
+    less = pairwise_permutation_test(
+        h, h, -h, rng=np.random.default_rng(0), alternative="less", **kw
+    )
+    assert less.n_used == 50
+
+
+def test_pairwise_comparisons_default_epsilon_is_exact_ties_only():
+    h = [1.0, 2.0, 3.0]
+    m = [1.0, 1.5, 3.0]  # (0, 1) differs by 0.5: right with epsilon 0, a tie with epsilon 1
+    assert pairwise_comparisons(h, m).correct.tolist() == [1.0, 1.0, 1.0]
+    assert pairwise_comparisons(h, m, epsilon=1).correct.tolist() == [0.0, 1.0, 1.0]
+
+
+def test_max_pairs_defaults_to_twenty_million():
+    # one group of 6,325 items (19,999,650 pairs) and 351 groups of two: 20,000,001 pairs, one
+    # above the default bound; the count is checked before any pair is built
+    groups = np.concatenate([np.zeros(6325, int), 1 + np.arange(702) // 2])
+    h = np.arange(groups.size, dtype=float)
+    message = "20000001 item pairs to compare exceed max_pairs=20000000"
+    with pytest.raises(ScorerInputError, match=message):
+        pairwise_comparisons(h, h, groups=groups)
+    with pytest.raises(ScorerInputError, match=message):
+        pairwise_permutation_test(
+            h, h, h, rng=np.random.default_rng(0), groups=groups, n_resamples=1
+        )
