@@ -32,6 +32,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         [
             "tests/test_planted_bugs.py",
             "tests/test_meta_clusters_contracts.py",
+            "tests/test_meta_conventions_contracts.py",
             "tests/test_meta_correlation.py",
             "tests/test_meta_evaluate.py",
             "tests/test_meta_evaluate_conventions.py",
@@ -131,6 +132,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_meta_evaluate_conventions",
             ],
             "conventions": [
+                "test_meta_conventions_contracts",
                 "test_meta_evaluate_conventions",
                 "test_meta_peers_rewardbench",
                 "test_meta_peers_rmbench",
