@@ -47,6 +47,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_procedures.py",
             "tests/test_meta_resampling.py",
             "tests/test_meta_resampling_contracts.py",
+            "tests/test_meta_rewardbench_contracts.py",
             "tests/test_meta_stratified.py",
             "tests/test_meta_stratified_contracts.py",
             "tests/test_meta_williams_contracts.py",
@@ -127,6 +128,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "subsample": ["test_meta_procedures", "test_meta_peers_mtme"],
             "tasks": ["test_meta_procedures", "test_meta_peers_mtme"],
             "rewardbench": [
+                "test_meta_rewardbench_contracts",
                 "test_meta_peers_rewardbench",
                 "test_meta_stratified",
                 "test_meta_evaluate_conventions",
