@@ -50,6 +50,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_rewardbench_contracts.py",
             "tests/test_meta_stratified.py",
             "tests/test_meta_stratified_contracts.py",
+            "tests/test_meta_tasks_contracts.py",
             "tests/test_meta_williams_contracts.py",
             "tests/test_probe_intervals.py",
             "tests/test_wmt_darr_agreement.py",
@@ -126,7 +127,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "spa": ["test_meta_correlation", "test_meta_fixes", "test_meta_peers_mtme"],
             "darr": ["test_meta_procedures", "test_meta_peers_mtme"],
             "subsample": ["test_meta_procedures", "test_meta_peers_mtme"],
-            "tasks": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "tasks": ["test_meta_tasks_contracts", "test_meta_procedures", "test_meta_peers_mtme"],
             "rewardbench": [
                 "test_meta_rewardbench_contracts",
                 "test_meta_peers_rewardbench",
