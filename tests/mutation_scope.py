@@ -34,6 +34,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_meta_clusters_contracts.py",
             "tests/test_meta_conventions_contracts.py",
             "tests/test_meta_correlation.py",
+            "tests/test_meta_darr_subsample_contracts.py",
             "tests/test_meta_evaluate.py",
             "tests/test_meta_evaluate_conventions.py",
             "tests/test_meta_fixes.py",
@@ -125,8 +126,16 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
                 "test_meta_evaluate_conventions",
             ],
             "spa": ["test_meta_correlation", "test_meta_fixes", "test_meta_peers_mtme"],
-            "darr": ["test_meta_procedures", "test_meta_peers_mtme"],
-            "subsample": ["test_meta_procedures", "test_meta_peers_mtme"],
+            "darr": [
+                "test_meta_darr_subsample_contracts",
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+            ],
+            "subsample": [
+                "test_meta_darr_subsample_contracts",
+                "test_meta_procedures",
+                "test_meta_peers_mtme",
+            ],
             "tasks": ["test_meta_tasks_contracts", "test_meta_procedures", "test_meta_peers_mtme"],
             "rewardbench": [
                 "test_meta_rewardbench_contracts",
