@@ -435,3 +435,25 @@ def test_spa_on_real_mqm_matrix(mqm):
     upper = np.triu_indices(14, 1)
     expected = 1 - np.abs(noisy.human_pvalues - noisy.metric_pvalues)[upper].mean()
     assert noisy.value == pytest.approx(expected)
+
+
+def test_pearson_rows_stay_within_minus_one_and_one_despite_rounding():
+    from metricrm.meta.correlation import pearson_rows
+
+    # exact linear relations whose r rounds to 1 + 2^-52 or -1 - 2^-52 before the clip
+    x = np.array([1.3, 0.6, -2.2])
+    w = np.array([-0.3, 0.4, 1.0])
+    assert pearson_rows(x, 3.2 * x + 1) == 1.0
+    assert pearson_rows(w, -0.2 * w) == -1.0
+    np.testing.assert_array_equal(
+        pearson_rows(np.stack([x, w]), np.stack([3.2 * x + 1, -0.2 * w])), [1.0, -1.0]
+    )
+
+
+def test_pearson_rows_of_a_constant_row_is_nan_without_a_warning():
+    from metricrm.meta.correlation import pearson_rows
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = pearson_rows(np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]), np.array([1.0, 2.0, 3.0]))
+    assert np.isnan(r[0]) and r[1] == pytest.approx(stats.pearsonr([1, 2, 4], [1, 2, 3])[0])
