@@ -441,13 +441,11 @@ def test_pearson_rows_stay_within_minus_one_and_one_despite_rounding():
     from metricrm.meta.correlation import pearson_rows
 
     # exact linear relations whose r rounds to 1 + 2^-52 or -1 - 2^-52 before the clip
-    x = np.array([1.3, 0.6, -2.2])
-    w = np.array([-0.3, 0.4, 1.0])
-    assert pearson_rows(x, 3.2 * x + 1) == 1.0
-    assert pearson_rows(w, -0.2 * w) == -1.0
-    np.testing.assert_array_equal(
-        pearson_rows(np.stack([x, w]), np.stack([3.2 * x + 1, -0.2 * w])), [1.0, -1.0]
-    )
+    x = np.array([0.5, 1.0, -0.2, -1.1])
+    w = np.array([0.3, -0.1, -1.2, -2.4, 0.5, -0.3])
+    assert pearson_rows(x, 2.3 * x + 1) == 1.0
+    assert pearson_rows(w, -1.6 * w) == -1.0
+    assert pearson(x, 2.3 * x + 1).statistic == 1.0 and pearson(w, -1.6 * w).statistic == -1.0
 
 
 def test_pearson_rows_of_a_constant_row_is_nan_without_a_warning():
@@ -457,3 +455,18 @@ def test_pearson_rows_of_a_constant_row_is_nan_without_a_warning():
         warnings.simplefilter("error")
         r = pearson_rows(np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]), np.array([1.0, 2.0, 3.0]))
     assert np.isnan(r[0]) and r[1] == pytest.approx(stats.pearsonr([1, 2, 4], [1, 2, 3])[0])
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-160, 1e-20, 1.0, 1e20, 1e160, 1e200])
+def test_pearson_is_scale_free_at_extreme_scales(scale):
+    # sums of squared deviations underflow (or lose digits as subnormals) below about 1e-154
+    # and overflow above about 1e154; r itself does not depend on the scale
+    x = np.array([0.0, 1.0, 3.0, 2.0]) * scale
+    y = np.array([0.0, 1.0, 1.0, 3.0])
+    want = stats.pearsonr([0.0, 1.0, 3.0, 2.0], y)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pearson(x, y).statistic == pytest.approx(want, rel=1e-12)
+        assert pearson(y, x).statistic == pytest.approx(want, rel=1e-12)
+        assert pearson(x, x * 0.5).statistic == 1.0
+        assert spearman(x, y).statistic == pytest.approx(stats.spearmanr(x, y)[0], rel=1e-12)
