@@ -241,9 +241,7 @@ def test_defaults_flat_macro_skip_scored_and_pearson():
 
     item = correlate(h, m, level="item", groups=labels)
     assert fields(item) == fields(
-        correlate(
-            h, m, pearson, level="item", groups=labels, average="macro", undefined="skip"
-        )
+        correlate(h, m, pearson, level="item", groups=labels, average="macro", undefined="skip")
     )
     system = correlate(h, m, level="system", systems=labels)
     assert fields(system) == fields(
@@ -350,3 +348,46 @@ def test_errors_in_full():
         "(again at item 3); expected one score per pair",
     ):
         system_segment_matrix([1.0, 2.0, 3.0, 4.0, 5.0], ["a", "b", "a", "b", "b"], [0, 1, 1, 1, 1])
+
+
+# ------------------------------------------------------- found by the mutation run's survivors
+
+
+def test_each_group_reaches_the_function_in_input_order():
+    # 60 items in 2 groups: an unstable sort would shuffle the items of a group
+    rng = np.random.default_rng(7)
+    groups = rng.integers(0, 2, size=60)
+    h = np.arange(60.0)
+    seen = []
+
+    def spy(x, y):
+        seen.append(x.tolist())
+        return 0.5
+
+    correlate(h, h, spy, level="item", groups=groups)
+    assert seen == [h[groups == 0].tolist(), h[groups == 1].tolist()]
+
+
+def test_no_group_used_keeps_integer_sizes_and_two_systems_are_enough():
+    r = correlate([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], level="item", groups=[0, 1, 2])
+    assert r.group_sizes.dtype == np.int64 and r.group_sizes.size == 0
+    assert r.group_statistics.dtype == np.float64 and r.group_statistics.size == 0
+    r = correlate(
+        [1.0, 2.0, 5.0, 4.0], [1.0, 1.5, 3.0, 2.0], level="system", systems=["a", "a", "b", "b"]
+    )
+    assert r.statistic == pytest.approx(1.0) and r.n_groups == 2
+
+
+def test_a_pair_given_twice_is_refused_and_the_first_pair_in_order_is_named():
+    with _raises(
+        ScorerInputError,
+        "system_segment_matrix: system 'a' and segment 0 occur more "
+        "than once (again at item 1); expected one score per pair",
+    ):
+        system_segment_matrix([1.0, 2.0, 3.0], ["a", "a", "b"], [0, 0, 0])
+    with _raises(
+        ScorerInputError,
+        "system_segment_matrix: system 'a' and segment 0 occur more "
+        "than once (again at item 3); expected one score per pair",
+    ):
+        system_segment_matrix([1.0, 2.0, 3.0, 4.0], ["a", "a", "a", "a"], [1, 0, 1, 0])
