@@ -16,6 +16,7 @@ import pytest
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import (
     MEAN,
+    SumStatistic,
     bootstrap_indices,
     percentile_interval,
     stratified_bootstrap,
@@ -231,3 +232,25 @@ def test_errors_in_full():
         f"{who}: group 'p2' spans more than one stratum; expected every group inside one stratum",
     ):
         run([1.0, 0.0, 1.0, 1.0], strata=[0, 1, 1, 0], groups=["p1", "p2", "p1x", "p2"])
+
+
+# ------------------------------------------------------- found by the mutation run's survivors
+
+
+def test_a_statistic_that_is_not_a_ratio_sees_positive_sums():
+    # a plain total: a ratio of sums (means) would not tell sums from their negatives
+    total = SumStatistic(
+        lambda x: np.asarray(x, dtype=float)[:, None], lambda s: s[..., 0], name="total"
+    )
+    o = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    strata = [0, 0, 1, 1, 1]
+    r = stratified_bootstrap(total, o, strata=strata, rng=np.random.default_rng(0), n_resamples=30)
+    np.testing.assert_allclose(r.distribution, _brute_stratified(total, (o,), strata, None, 30, 0))
+    assert (r.distribution > 0).all() and r.estimate == 31.0
+
+
+def test_outcomes_of_any_numeric_array_type_count_alike():
+    stat = weighted_cell_means([0.5, 0.5])
+    want = stat([1.0, 0.0, NAN, 1.0], [0, 0, 1, 1])
+    assert stat(np.array([1.0, 0.0, NAN, 1.0], dtype=object), [0, 0, 1, 1]) == want
+    assert stat(["1", "0", "nan", "1"], [0, 0, 1, 1]) == want
