@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -184,3 +185,17 @@ def test_errors_in_full():
         rewardbench2_ties_score(
             [[1, 0], [1, 0], [2, 1]], [1, 1, 1], ["tied", "ref", "tied"], ["a", "a", "a"]
         )
+
+
+def test_ties_score_margins_at_zero_spread_raise_no_warning():
+    # spread 0 with a positive gap (x / 0) and with a zero gap (0 / 0): tanh(inf) = 1 and NaN -> 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = rewardbench2_ties_score(
+            [[3.0, 1.0], [3.0, 3.0, 1.0], [2.0, 2.0], [2.0, 2.0, 2.0]],
+            [1, 2, 1, 2],
+            ["ref", "tied", "ref", "tied"],
+            [1, 1, 2, 2],
+        )
+    assert r.margin_score == pytest.approx((1.0 + 0.0) / 2)
+    assert (r.correctness_preferred, r.correctness_preferred_hard) == (0.5, 0.5)
