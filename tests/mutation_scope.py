@@ -31,6 +31,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["metricrm/meta/*"],
         [
             "tests/test_planted_bugs.py",
+            "tests/test_meta_checks_contracts.py",
             "tests/test_meta_clusters_contracts.py",
             "tests/test_meta_conventions_contracts.py",
             "tests/test_meta_correlation.py",
@@ -134,6 +135,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
             ],
             # the input checks: every contract file states the messages in full
             "_checks": [
+                "test_meta_checks_contracts",
                 "test_meta_clusters_contracts",
                 "test_meta_conventions_contracts",
                 "test_meta_darr_subsample_contracts",

@@ -442,10 +442,10 @@ def test_pearson_rows_stay_within_minus_one_and_one_despite_rounding():
 
     # exact linear relations whose r rounds to 1 + 2^-52 or -1 - 2^-52 before the clip
     x = np.array([0.5, 1.0, -0.2, -1.1])
-    w = np.array([0.3, -0.1, -1.2, -2.4, 0.5, -0.3])
+    w = np.array([2.0, 0.2, -0.6, -0.4, -1.1, -1.3, 0.6])
     assert pearson_rows(x, 2.3 * x + 1) == 1.0
-    assert pearson_rows(w, -1.6 * w) == -1.0
-    assert pearson(x, 2.3 * x + 1).statistic == 1.0 and pearson(w, -1.6 * w).statistic == -1.0
+    assert pearson_rows(w, -0.7 * w) == -1.0
+    assert pearson(x, 2.3 * x + 1).statistic == 1.0 and pearson(w, -0.7 * w).statistic == -1.0
 
 
 def test_pearson_rows_of_a_constant_row_is_nan_without_a_warning():

@@ -254,3 +254,9 @@ def test_errors_in_full():
         f"{who}: expected one entry per item in every input (got 3 array 0, 2 array 1)",
     ):
         subsampled_significance(MEAN, a, b[:2], size=2, rng=np.random.default_rng(0))
+
+
+def test_a_threshold_below_one_orders_small_differences():
+    b, w = relative_ranking_pairs([1.0, 1.75, 1.25], threshold=0.5)
+    assert (b.tolist(), w.tolist()) == ([1, 1], [0, 2])
+    assert darr_tau_like([1.0, 1.75, 1.25], [0.0, 1.0, 2.0], threshold=0.5).concordant == 1

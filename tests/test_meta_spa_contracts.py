@@ -123,3 +123,34 @@ def test_errors_in_full():
         f"{who}: no segment has a human score for every system; expected at least one",
     ):
         soft_pairwise_accuracy([[1.0, NAN], [NAN, 1.0]], h, rng=np.random.default_rng(0))
+
+
+def test_tie_tolerance_is_relative_to_both_systems_sizes_with_a_floor_of_one():
+    # system 0 minus system 1 per segment: 1, 5e-11 and 0 (a large shared segment). Flipping
+    # segment 1 gives 1 - 5e-11, 1e-10 below the observed 1 + 5e-11: within the tolerance
+    # 1e-11 * (|system 0| + |system 1|) = 2.1e-10, so it counts as a tie
+    s = np.array([[1.0, 0.0, 10.0], [0.0, -5e-11, 10.0]])
+    p = pairwise_system_pvalues(s, np.array([[1.0, -1.0, 1.0]]))
+    assert p[0, 1] == 1.0
+    # tiny scores: the tolerance is at least 1e-11 (not 2e-11): -0.6e-11 is no tie with 0.6e-11
+    p = pairwise_system_pvalues(np.array([[0.6e-11], [0.0]]), np.array([[1.0], [-1.0]]))
+    assert p[0, 1] == 0.5 and np.isnan(p[0, 0]) and np.isnan(p[1, 1])
+
+
+def test_float32_scores_are_summed_in_float64():
+    # float32 scores (as models return them) give the p-values of the same values in float64
+    s = np.array([[0.6, 0.5, 0.2, 0.3, 0.0], [0.0, 0.0, 0.1, 0.8, 0.6]], dtype=np.float32)
+    flips = [
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 0],
+        [1, 1, 0, 0, 1],
+        [1, 0, 1, 1, 1],
+        [0, 0, 1, 0, 1],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 1],
+        [1, 1, 0, 1, 1],
+    ]
+    signs = np.where(np.array(flips, dtype=bool), -1.0, 1.0)
+    want = pairwise_system_pvalues(s.astype(np.float64), signs)
+    np.testing.assert_array_equal(pairwise_system_pvalues(s, signs), want)
+    assert want[0, 1] == 0.625

@@ -194,3 +194,9 @@ def test_errors_in_full():
         f"{who}: no task has two systems with human scores; expected at least one pair",
     ):
         global_accuracy({"a": [1, NAN], "b": [2]}, {"a": [1, 2], "b": [1]})
+
+
+def test_a_task_of_weight_0_is_allowed():
+    r = average_across_tasks({"x": {"m": 0.2}, "y": {"m": 0.8}}, weights={"x": 0, "y": 1.0})
+    assert r == {"m": pytest.approx(0.8)}
+    assert average_ranks({"x": {"m": 3}, "y": {"m": 1}}, weights={"x": 0.0, "y": 1}) == {"m": 1.0}
