@@ -183,6 +183,7 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         [
             "tests/test_core.py",
             "tests/test_core_contracts.py",
+            "tests/test_core_validation_contracts.py",
             "tests/test_sacrebleu_contracts.py",
             "tests/test_properties.py",
         ],
