@@ -70,11 +70,14 @@ def test_choices_and_flags():
     assert check_choice("f", "c", "b", ("a", "b")) == "b"
     assert check_choice("f", "c", 1, [1, 2]) == 1
     assert check_choice("f", "c", True, [True, None]) is True
+    assert check_choice("f", "c", np.True_, [False, True]) is np.True_  # equal, not identical
     for value, choices, listed in (
         ("z", ("a", "b"), "'a', 'b'"),
         (True, (1, 2), "1, 2"),  # True == 1, but a flag is not the choice 1
         (False, [0, "x"], "0, 'x'"),
         ([1], {"a", "b"}, None),  # unhashable against a set
+        (True, (False, "x"), "False, 'x'"),  # the other flag is no match
+        (np.True_, [False], "False"),
     ):
         listed = listed or ", ".join(repr(c) for c in choices)
         with _raises(ScorerConfigError, f"f: `c` must be one of {listed} (got {value!r})"):
