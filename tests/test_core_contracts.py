@@ -19,14 +19,10 @@ import metricrm as mr
 from metricrm.core import cache as cache_module
 from metricrm.core.batching import score_with_cache
 from metricrm.core.cache import CacheStats, ScoreCache, default_cache_dir, item_key
-from metricrm.core.errors import ScorerConfigError, ScorerInputError, ScorerOutputError
+from metricrm.core.errors import ScorerInputError, ScorerOutputError
 from metricrm.core.types import BaseScorer, ScoreOutput, ScoreResult
 from metricrm.core.validation import (
-    check_choice,
-    check_flag,
-    check_integer,
     check_not_empty,
-    check_number,
     check_references,
     check_responses,
     check_scores,
@@ -353,15 +349,10 @@ def test_check_responses_messages_and_long_values():
         check_responses("who", [" \n"])
     assert check_responses("who", [" \n", ""], allow_empty_text=True) == [" \n", ""]
     assert check_responses("who", [[{"role": "assistant", "content": "a"}]]) == ["a"]
-    expected = "who: expected `responses` to be a list with one entry per response (got str)"
-    with pytest.raises(ScorerInputError, match=f"^{re.escape(expected)}$"):
-        check_responses("who", "one text, not a list")
 
 
 def test_check_references_messages():
     assert check_references("who", ["a", ["b", "c"], ("d",)], 3) == [["a"], ["b", "c"], ["d"]]
-    # a plain string of several characters is one reference, not a list of its characters
-    assert check_references("who", ["the cat", ["a b"]], 2) == [["the cat"], ["a b"]]
     with pytest.raises(
         ScorerInputError,
         match=r"^who: expected `references` to have one entry per response "
@@ -434,82 +425,3 @@ def test_check_scores_messages():
     with pytest.raises(ScorerInputError, match=r"^who: expected at least one response"):
         check_not_empty("who", 0)
     check_not_empty("who", 1)
-
-
-# ------------------------------------------------------------------------- setting checks
-
-
-def _config_error(message: str):
-    return pytest.raises(ScorerConfigError, match=f"^{re.escape(message)}$")
-
-
-def test_check_choice_returns_the_value_or_lists_the_choices():
-    assert check_choice("who", "mode", "b", ("a", "b")) == "b"
-    assert check_choice("who", "mode", 2, {1, 2}) == 2
-    with _config_error("who: `mode` must be one of 'a', 'b' (got 'c')"):
-        check_choice("who", "mode", "c", ("a", "b"))
-    with _config_error("who: `mode` must be one of 'a' (got ['a'])"):
-        check_choice("who", "mode", ["a"], {"a"})  # unhashable against a set: not a choice
-    # a flag is not the number 1 (True == 1), nor False the number 0
-    for flag, listed in ((True, "1, 2"), (np.bool_(False), "0, 2")):
-        numbers = (1, 2) if flag else (0, 2)
-        with _config_error(f"who: `mode` must be one of {listed} (got {flag!r})"):
-            check_choice("who", "mode", flag, numbers)
-    assert check_choice("who", "mode", True, (True, "auto")) is True
-    assert check_choice("who", "mode", np.bool_(True), (True, "auto"))
-    assert check_choice("who", "mode", False, ("auto", False)) is False
-
-
-def test_check_flag_accepts_booleans_only():
-    assert check_flag("who", "on", True) is True
-    out = check_flag("who", "on", np.bool_(False))
-    assert out is False and type(out) is bool
-    for value in (1, 0, "True", None):
-        with _config_error(f"who: `on` must be True or False (got {value!r})"):
-            check_flag("who", "on", value)
-
-
-def test_check_integer_bounds_and_messages():
-    assert check_integer("who", "n", 3) == 3
-    out = check_integer("who", "n", np.int64(5), minimum=5, maximum=5)
-    assert out == 5 and type(out) is int
-    assert check_integer("who", "n", -7, maximum=-7) == -7
-    cases = [
-        (True, {}, ""),
-        (np.bool_(True), {}, ""),
-        (2.0, {}, ""),
-        ("2", {}, ""),
-        (0, {"minimum": 1}, " >= 1"),
-        (11, {"maximum": 10}, " <= 10"),
-        (0, {"minimum": 1, "maximum": 10}, " in [1, 10]"),
-        (11, {"minimum": 1, "maximum": 10}, " in [1, 10]"),
-    ]
-    for value, bounds, text in cases:
-        with _config_error(f"who: `n` must be an integer{text} (got {value!r})"):
-            check_integer("who", "n", value, **bounds)
-
-
-def test_check_number_bounds_and_messages():
-    assert check_number("who", "x", 1) == 1.0 and type(check_number("who", "x", 1)) is float
-    assert check_number("who", "x", np.float32(0.5), minimum=0.5, maximum=0.5) == 0.5
-    assert check_number("who", "x", np.int64(2), above=1.5) == 2.0
-    assert check_number("who", "x", 0.25, minimum=0, maximum=1, above=0) == 0.25
-    cases = [
-        (True, {}, ""),
-        (np.bool_(False), {}, ""),
-        ("1", {}, ""),
-        (None, {}, ""),
-        (float("nan"), {}, ""),
-        (float("inf"), {}, ""),
-        (-0.5, {"minimum": 0}, " >= 0"),
-        (1.5, {"maximum": 1}, " <= 1"),
-        (1.5, {"minimum": 0, "maximum": 1}, " in [0, 1]"),
-        (-1e-9, {"minimum": 0, "maximum": 0.5}, " in [0, 0.5]"),
-        (0.0, {"above": 0}, " > 0"),
-        (0.1, {"above": 0.25}, " > 0.25"),
-        (0.0, {"minimum": -1, "above": 0}, " > 0"),  # `above` names the bound it breaks
-        (2.0, {"maximum": 1, "above": 0}, " > 0"),
-    ]
-    for value, bounds, text in cases:
-        with _config_error(f"who: `x` must be a number{text} (got {value!r})"):
-            check_number("who", "x", value, **bounds)

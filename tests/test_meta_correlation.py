@@ -435,3 +435,38 @@ def test_spa_on_real_mqm_matrix(mqm):
     upper = np.triu_indices(14, 1)
     expected = 1 - np.abs(noisy.human_pvalues - noisy.metric_pvalues)[upper].mean()
     assert noisy.value == pytest.approx(expected)
+
+
+def test_pearson_rows_stay_within_minus_one_and_one_despite_rounding():
+    from metricrm.meta.correlation import pearson_rows
+
+    # exact linear relations whose r rounds to 1 + 2^-52 or -1 - 2^-52 before the clip
+    x = np.array([0.5, 1.0, -0.2, -1.1])
+    w = np.array([2.0, 0.2, -0.6, -0.4, -1.1, -1.3, 0.6])
+    assert pearson_rows(x, 2.3 * x + 1) == 1.0
+    assert pearson_rows(w, -0.7 * w) == -1.0
+    assert pearson(x, 2.3 * x + 1).statistic == 1.0 and pearson(w, -0.7 * w).statistic == -1.0
+
+
+def test_pearson_rows_of_a_constant_row_is_nan_without_a_warning():
+    from metricrm.meta.correlation import pearson_rows
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = pearson_rows(np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]), np.array([1.0, 2.0, 3.0]))
+    assert np.isnan(r[0]) and r[1] == pytest.approx(stats.pearsonr([1, 2, 4], [1, 2, 3])[0])
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-160, 1e-20, 1.0, 1e20, 1e160, 1e200])
+def test_pearson_is_scale_free_at_extreme_scales(scale):
+    # sums of squared deviations underflow (or lose digits as subnormals) below about 1e-154
+    # and overflow above about 1e154; r itself does not depend on the scale
+    x = np.array([0.0, 1.0, 3.0, 2.0]) * scale
+    y = np.array([0.0, 1.0, 1.0, 3.0])
+    want = stats.pearsonr([0.0, 1.0, 3.0, 2.0], y)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pearson(x, y).statistic == pytest.approx(want, rel=1e-12)
+        assert pearson(y, x).statistic == pytest.approx(want, rel=1e-12)
+        assert pearson(x, x * 0.5).statistic == 1.0
+        assert spearman(x, y).statistic == pytest.approx(stats.spearmanr(x, y)[0], rel=1e-12)

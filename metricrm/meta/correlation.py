@@ -34,12 +34,22 @@ def _pair(who: str, human: Any, metric: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _row_scale(d: np.ndarray) -> np.ndarray:
+    """Largest absolute value of each row (1 for a row of zeros), keeping the last axis."""
+    m = np.abs(d).max(axis=-1, keepdims=True)
+    return np.where(m > 0, m, 1.0)
+
+
 def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson's r along the last axis (inputs broadcast); NaN for a constant row."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     xm = x - x.mean(axis=-1, keepdims=True)
     ym = y - y.mean(axis=-1, keepdims=True)
+    # r does not depend on the scale: bring each row's largest deviation to 1 so that the sums of
+    # squares neither underflow (deviations below ~1e-154) nor overflow (above ~1e154)
+    xm = xm / _row_scale(xm)
+    ym = ym / _row_scale(ym)
     sxx = np.einsum("...i,...i->...", xm, xm)
     syy = np.einsum("...i,...i->...", ym, ym)
     sxy = np.einsum("...i,...i->...", xm, ym)

@@ -86,8 +86,8 @@ def darr_tau_like(
         h, groups=groups, threshold=threshold, inclusive=inclusive
     )
     if better.size == 0:
+        apart = f"{threshold} or more" if inclusive else f"more than {threshold}"
         raise _checks.ScorerInputError(
-            f"{who}: no two items of a group differ by {threshold} or more; expected at least "
-            "one pair"
+            f"{who}: no two items of a group differ by {apart}; expected at least one pair"
         )
     return kendall_tau_like(m[better], m[worse], higher_is_better=higher_is_better)

@@ -206,8 +206,9 @@ def system_segment_matrix(
         k = int(np.flatnonzero(counts > 1)[0])
         dup = int(np.flatnonzero(flat == uniq[k])[1])
         raise _checks.ScorerInputError(
-            f"{who}: system {sys_labels[si[dup]]!r} and segment {seg_labels[gi[dup]]!r} occur more "
-            f"than once (again at item {dup}); expected one score per pair"
+            f"{who}: system {sys_labels[si[dup]].item()!r} and segment "
+            f"{seg_labels[gi[dup]].item()!r} occur more than once (again at item {dup}); "
+            "expected one score per pair"
         )
     mat = np.full((sys_labels.size, seg_labels.size), np.nan)
     mat[si, gi] = v

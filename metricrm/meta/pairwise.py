@@ -163,7 +163,9 @@ class SectionScores:
     ``weights[section][subset]``: the normalised weight each subset got inside its section;
     ``section_weights[section]``: the normalised weight of each section in ``overall`` (sections
     without a value get 0); ``missing[section]``: subsets named by the section but left out
-    (absent, or without a value, under ``missing="skip"``).
+    (absent, or, under ``missing="skip"``, without a value and with a weight > 0; a subset
+    without a value whose weight is 0, e.g. no pair used under "count", stays in ``weights``
+    with 0).
     """
 
     sections: dict[str, float]
@@ -515,12 +517,13 @@ def rmbench_totals(
     _checks.non_empty(who, n, "pairs")
     dom_names, dom_codes = _checks.labels(who, "domains", domains, n)
     diff_names, diff_codes = _checks.labels(who, "difficulty", difficulty, n)
-    bad = [str(d) for d in diff_names if d not in RMBENCH_DIFFICULTIES]
+    bad = [k for k, d in enumerate(diff_names) if d not in RMBENCH_DIFFICULTIES]
     if bad:
-        first = int(np.flatnonzero(np.isin(np.asarray(difficulty, dtype=object), bad))[0])
+        # located by code: labels that are not strings (e.g. 0, 1, 2) are found too
+        first = int(np.flatnonzero(np.isin(diff_codes, bad))[0])
         raise _checks.ScorerInputError(
-            f"{who}: `difficulty` must be one of {RMBENCH_DIFFICULTIES} (got {bad}; first at "
-            f"pair {first})"
+            f"{who}: `difficulty` must be one of {RMBENCH_DIFFICULTIES} (got "
+            f"{[str(diff_names[k]) for k in bad]}; first at pair {first})"
         )
     if merge is not None and not isinstance(merge, Mapping):
         raise _checks.ScorerConfigError(

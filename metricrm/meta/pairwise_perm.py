@@ -98,12 +98,19 @@ def _correct(h: np.ndarray, m: np.ndarray, first: np.ndarray, second: np.ndarray
     return (dh == sm).astype(np.float64)
 
 
-def _epsilon(who: str, name: str, value: Any) -> float | None:
-    if value is None:
+def _epsilon(who: str, name: str, value: Any, calibrate: bool = True) -> float | None:
+    """``value`` as a float >= 0; None (calibrate it) only where ``calibrate``."""
+    if value is None and calibrate:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or value < 0:
+    if (
+        value is None
+        or isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not value >= 0  # NaN too
+    ):
+        allowed = " or None (calibrate)" if calibrate else ""
         raise _checks.ScorerConfigError(
-            f"{who}: `{name}` must be a number >= 0 or None (calibrate) (got {value!r})"
+            f"{who}: `{name}` must be a number >= 0{allowed} (got {value!r})"
         )
     return float(value)
 
@@ -123,9 +130,7 @@ def pairwise_comparisons(
     h = _checks.as_float_array(who, "human", human, allow_nan=True)
     m = _checks.as_float_array(who, "metric", metric)
     _checks.same_length(who, human=h, metric=m)
-    eps = _epsilon(who, "epsilon", epsilon)
-    if eps is None:
-        raise _checks.ScorerConfigError(f"{who}: `epsilon` must be a number >= 0 (got None)")
+    eps = _epsilon(who, "epsilon", epsilon, calibrate=False)
     first, second, group, weight, n_groups, skipped = _group_pairs(who, h, groups, max_pairs)
     return PairComparisons(
         _correct(h, m, first, second, eps), weight, group, first, second, n_groups, skipped
