@@ -459,7 +459,9 @@ def report(args) -> None:
         first = bon.iloc[0]
         title = (f"Best-of-n on {int(first.prompts)} HH-RLHF prompts (SmolLM2-135M, pool of "
                  f"{int(first.pool_size)})")  # fmt: skip
-        display = BestOfNDisplay.from_frame(bon, y="change", title=title)
+        fig, ax = plt.subplots(figsize=(11, 4.6))
+        display = BestOfNDisplay.from_frame(bon, y="change", ax=ax, title=title)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # off the curves
         display.figure_.tight_layout()
         display.figure_.savefig(FIGURES / figure, dpi=110)
         plt.close(display.figure_)
