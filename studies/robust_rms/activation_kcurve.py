@@ -87,7 +87,59 @@ def embed(judge, items: list) -> tuple[np.ndarray, np.ndarray]:
     return result.scores[take], x[take]
 
 
-def main() -> None:
+AUTO = "auto"
+
+
+def budget_option(text: str) -> str | int:
+    """``--max-prompts`` / ``--max-items``: ``auto`` or a positive integer."""
+    if text == AUTO:
+        return AUTO
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return int(text)
+
+
+def fit_budget(k: int, max_prompts: str | int, max_items: str | int) -> dict[str, int]:
+    """The activation RM's fit budget for k labelled pairs (2k judged examples).
+
+    ``auto`` (the default) lets every k reach the fit: head selection reads all 2k examples,
+    and the mean activations come from ``max(16, k)`` in-context prompts (all 2k examples up
+    to k = 8, then 16, then one prompt per pair from k = 16 on; each prompt's shots are drawn
+    from all the other pairs). Up to k = 16 this is exactly the earlier fixed caps of 16
+    prompts and 32 examples. An integer is a fixed cap, as before (the fit then sees more
+    pairs only through which ones its seeded draw picks)."""
+    prompts = max(16, k) if max_prompts == AUTO else int(max_prompts)
+    items = 2 * k if max_items == AUTO else int(max_items)
+    return {"max_prompts": prompts, "max_items": max(items, 2)}
+
+
+def fit_or_load(shots: list, seed: int, folder: Path, args, **model) -> mr.Scorer:
+    """The activation RM fitted on ``shots`` with the study's settings and
+    :func:`fit_budget`, loaded from ``folder`` when a fit with the same examples, settings and
+    budget is saved there, else fitted and saved."""
+    judged = judged_examples("study", shots)
+    budget = fit_budget(len(shots), args.max_prompts, args.max_items)
+    wanted = {
+        "data": examples_digest(judged),
+        "n_heads": args.n_heads,
+        "shots": args.shots,
+        "seed": seed,
+        "prompts": min(budget["max_prompts"], len(judged)),
+        "items": min(budget["max_items"], len(judged)),
+    }
+    if (folder / "activation_rm.json").is_file():
+        arm = mr.get_scorer("activation_rm", path=folder)
+        if all(arm.fit_settings.get(key) == v for key, v in wanted.items()):
+            return arm
+    # not saved, or fitted on other examples, settings or budget: fit again
+    arm = fit_activation_rm(
+        shots, n_heads=args.n_heads, shots=args.shots, seed=seed, **budget, **model
+    )
+    arm.save(folder)
+    return arm
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--work", type=Path, required=True)
@@ -99,13 +151,27 @@ def main() -> None:
     parser.add_argument("--context-tokens", type=int, default=1024)
     parser.add_argument("--n-heads", type=int, default=16)
     parser.add_argument("--shots", type=int, default=2)
-    parser.add_argument("--max-prompts", type=int, default=16)
-    parser.add_argument("--max-items", type=int, default=32)
+    parser.add_argument(
+        "--max-prompts",
+        type=budget_option,
+        default=AUTO,
+        help="prompts for the mean activations: N, or auto = max(16, k) (default)",
+    )
+    parser.add_argument(
+        "--max-items",
+        type=budget_option,
+        default=AUTO,
+        help="examples for head selection: N, or auto = all 2k of the k pairs (default)",
+    )
     parser.add_argument("--n-resamples", type=int, default=2000)
     parser.add_argument(
         "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     sizes = parse_sizes(args.test)
     if args.summarise:
         import pandas as pd
@@ -176,28 +242,7 @@ def main() -> None:
                 log(f"{name} seed {seed} k {k}: icl ({len(icl.used)} examples used) done")
                 # activation reward model
                 folder = args.work / "activation_rm" / name / f"s{seed}-k{k}"
-                arm = None
-                if (folder / "activation_rm.json").is_file():
-                    arm = mr.get_scorer("activation_rm", path=folder)
-                    wanted = {
-                        "data": examples_digest(judged_examples("study", shots)),
-                        "n_heads": args.n_heads,
-                        "shots": args.shots,
-                        "seed": seed,
-                    }
-                    if any(arm.fit_settings.get(key) != v for key, v in wanted.items()):
-                        arm = None  # fitted on other examples or settings: fit again
-                if arm is None:
-                    arm = fit_activation_rm(
-                        shots,
-                        n_heads=args.n_heads,
-                        shots=args.shots,
-                        max_prompts=args.max_prompts,
-                        max_items=args.max_items,
-                        seed=seed,
-                        **common,
-                    )
-                    arm.save(folder)
+                arm = fit_or_load(shots, seed, folder, args, **common)
                 ps = mr.score_pairs(arm, test, cache=cache, progress=False)
                 record(rows, base, "activation_rm", k, seed, outcomes(ps), arm.signature)
                 log(f"{name} seed {seed} k {k}: activation_rm ({len(arm.heads)} heads) done")
@@ -291,11 +336,13 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
         if k in set(frame.dataset)
     }
     used_seeds = sorted(int(s) for s in set(frame.seed) - {-1})
+    prompts = "max(16, k)" if args.max_prompts == AUTO else args.max_prompts
+    items = "2k (every example)" if args.max_items == AUTO else args.max_items
     settings = (
         f"model {MODEL}, max_length {args.max_length}, seeds {used_seeds}; "
         "activation_rm: "
-        f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
-        f"max_items {args.max_items}; lm_icl_judge: context_tokens {args.context_tokens}; "
+        f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {prompts}, "
+        f"max_items {items}; lm_icl_judge: context_tokens {args.context_tokens}; "
         "test sets: " + ", ".join(f"{k} {v}" for k, v in units.items())
     )
     text = (
