@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import metricrm as mr
@@ -87,3 +89,44 @@ def test_budget_option_refuses_other_values(kcurve, text):
     with pytest.raises(argparse.ArgumentTypeError, match="'auto' or a positive integer"):
         kcurve.budget_option(text)
     assert kcurve.budget_option("auto") == kcurve.AUTO and kcurve.budget_option("7") == 7
+
+
+class _Judge:
+    """Scores and 'hidden states' that are a function of (prompt, response); counts calls."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def score_with_embeddings(self, responses, prompts):
+        self.asked.extend(responses)
+        x = np.array(
+            [
+                [len(r), len(p), zlib.crc32(f"{p}|{r}".encode()) % 97]
+                for r, p in zip(responses, prompts)
+            ]
+        )
+        scores = x[:, 0] / (1.0 + x[:, 2])
+        return mr.ScoreResult("judge", scores, True, "judge"), x.astype(np.float32)
+
+
+def test_feature_store_embeds_each_response_once_and_returns_the_same(kcurve, tmp_path):
+    store = tmp_path / "features.npz"
+    first, more = PAIRS[:4], PAIRS[2:8] + PAIRS[2:3]  # overlap, and a pair given twice
+    both = [p.chosen for p in more] + [p.rejected for p in more]
+    result, want_x = _Judge().score_with_embeddings(both, [p.prompt for p in more] * 2)
+    want_r = result.scores
+    direct = _Judge()
+    kcurve.embed(direct, more, tmp_path / "fresh.npz")
+    assert len(direct.asked) == 12  # 6 distinct pairs, 2 responses each
+    judge = _Judge()
+    kcurve.embed(judge, first, store)
+    assert judge.asked == [p.chosen for p in first] + [p.rejected for p in first]
+    judge.asked.clear()
+    got_r, got_x = kcurve.embed(judge, more, store)
+    assert judge.asked == [p.chosen for p in PAIRS[4:8]] + [p.rejected for p in PAIRS[4:8]]
+    np.testing.assert_array_equal(got_x, want_x)
+    np.testing.assert_array_equal(got_r, want_r)
+    assert got_x.shape == (2 * len(more), 3)
+    judge.asked.clear()
+    kcurve.embed(judge, more, store)
+    assert judge.asked == []

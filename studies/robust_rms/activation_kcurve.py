@@ -5,25 +5,31 @@ Per dataset, a seeded test set (whole prompts) is set aside; the k-shot examples
 the other prompts only, nested (the 4 examples are the first 4 of the 16, ...), one draw per
 seed. Scorers:
 
-- ``activation_rm``: fitted on the k pairs (``fit_activation_rm``), log-odds of Yes;
+- ``activation_rm``: fitted on the k pairs (``fit_activation_rm``), log-odds of Yes; by
+  default every k reaches the fit (head selection on all 2k examples, ``max(16, k)`` prompts
+  for the mean activations: :func:`fit_budget`);
 - ``lm_icl_judge``: the same k pairs as in-context examples (as many as fit its context);
 - ``probe``: a linear Bradley-Terry probe (``fit_head``) on the zero-shot judge's final hidden
   state at the answer position, trained on the k pairs;
 - ``lm_judge`` (zero-shot) and ``lm_logprob``: no examples (one row, k = 0).
 
     PYTHONPATH=. nice -n 10 python studies/robust_rms/activation_kcurve.py --work DIR \
-        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
+        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] \
+        [--max-prompts auto|N] [--max-items auto|N] [--summarise]
 
-Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
-run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; earlier runs' rows of every
-dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here:
-accuracies with intervals, and the activation RM against the zero-shot judge, the probe and the
-in-context judge at the same k (paired permutation tests over test prompts).
+Scores go through a score cache, fitted models are saved in ``--work`` and so are the judge's
+hidden states (keyed by prompt and response), so an interrupted run resumes and a run with
+other k or seeds computes only what is new. Writes ``kcurve_outcomes.csv`` (per-pair
+outcomes; earlier runs' rows of every dataset, scorer, k and seed this run does not score
+again are kept) and ``kcurve.md`` here: accuracies with intervals, and the activation RM
+against the zero-shot judge, the probe and the in-context judge at the same k (paired
+permutation tests over test prompts).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -70,21 +76,43 @@ def record(rows: list, base: dict, scorer: str, k: int, seed: int, values, signa
     rows.append(pd.DataFrame({**base, **extra}))
 
 
-def embed(judge, items: list) -> tuple[np.ndarray, np.ndarray]:
-    """The judge's scores and final hidden states of the chosen, then the rejected responses
-    (each distinct (prompt, response) run once)."""
+def feature_key(prompt, response: str) -> str:
+    return hashlib.sha256(f"{prompt}\0{response}".encode()).hexdigest()[:16]
+
+
+def embed(judge, items: list, store: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's scores and final hidden states of the chosen, then the rejected responses.
+
+    They are kept in ``store`` (an ``.npz`` keyed by a digest of prompt and response, one file
+    per dataset and judge signature), so a run with other seeds or k embeds only the
+    responses no earlier run did; each distinct (prompt, response) is run once."""
     both = [(p.prompt, p.chosen) for p in items] + [(p.prompt, p.rejected) for p in items]
-    keys = [(str(prompt), response) for prompt, response in both]
+    keys = [feature_key(prompt, response) for prompt, response in both]
+    known: dict[str, tuple[float, np.ndarray]] = {}
+    if store.is_file():
+        saved = np.load(store)
+        known = {
+            str(k): (float(r), x) for k, r, x in zip(saved["keys"], saved["scores"], saved["x"])
+        }
     first: dict = {}
     for j, key in enumerate(keys):
-        first.setdefault(key, j)
-    todo = sorted(set(first.values()))
-    result, x = judge.score_with_embeddings(
-        [both[j][1] for j in todo], prompts=[both[j][0] for j in todo]
-    )
-    row = {j: i for i, j in enumerate(todo)}
-    take = [row[first[key]] for key in keys]
-    return result.scores[take], x[take]
+        if key not in known:
+            first.setdefault(key, j)
+    todo = sorted(first.values())
+    if todo:
+        result, x = judge.score_with_embeddings(
+            [both[j][1] for j in todo], prompts=[both[j][0] for j in todo]
+        )
+        for i, j in enumerate(todo):
+            known[keys[j]] = (float(result.scores[i]), x[i])
+        names = sorted(known)
+        np.savez(
+            store,
+            keys=np.array(names),
+            scores=np.array([known[k][0] for k in names]),
+            x=np.stack([known[k][1] for k in names]),
+        )
+    return np.array([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
 
 
 AUTO = "auto"
@@ -200,17 +228,11 @@ def main() -> None:
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")
         # the zero-shot judge, and its final hidden states as probe features
-        seeds = "-".join(map(str, args.seeds))
-        feats_file = args.work / f"probe_{name}_t{sizes[name]}_k{k_max}_s{seeds}.npz"
+        store = args.work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
         examples = {id(p): p for d in draws.values() for p in d}
         ex_list = list(examples.values())
-        if feats_file.is_file():
-            saved = np.load(feats_file)
-            test_r, test_x, ex_x = saved["test_scores"], saved["test"], saved["examples"]
-        else:
-            test_r, test_x = embed(judge, test)
-            ex_x = embed(judge, ex_list)[1]
-            np.savez(feats_file, test_scores=test_r, test=test_x, examples=ex_x)
+        test_r, test_x = embed(judge, test, store)
+        ex_x = embed(judge, ex_list, store)[1]
         n_t, n_e = len(test), len(ex_list)
         whole = mr.ScoreResult("lm_judge", test_r, True, judge.signature)
         zero = mr.PairScores(test_r[:n_t], test_r[n_t:], whole)
