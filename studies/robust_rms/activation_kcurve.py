@@ -5,25 +5,31 @@ Per dataset, a seeded test set (whole prompts) is set aside; the k-shot examples
 the other prompts only, nested (the 4 examples are the first 4 of the 16, ...), one draw per
 seed. Scorers:
 
-- ``activation_rm``: fitted on the k pairs (``fit_activation_rm``), log-odds of Yes;
+- ``activation_rm``: fitted on the k pairs (``fit_activation_rm``), log-odds of Yes; by
+  default every k reaches the fit (head selection on all 2k examples, ``max(16, k)`` prompts
+  for the mean activations: :func:`fit_budget`);
 - ``lm_icl_judge``: the same k pairs as in-context examples (as many as fit its context);
 - ``probe``: a linear Bradley-Terry probe (``fit_head``) on the zero-shot judge's final hidden
   state at the answer position, trained on the k pairs;
 - ``lm_judge`` (zero-shot) and ``lm_logprob``: no examples (one row, k = 0).
 
     PYTHONPATH=. nice -n 10 python studies/robust_rms/activation_kcurve.py --work DIR \
-        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] [--summarise]
+        [--datasets ...] [--ks 4 16 64] [--seeds 0 1] [--test llmbar=30 ...] \
+        [--max-prompts auto|N] [--max-items auto|N] [--summarise]
 
-Scores go through a score cache and fitted models are saved in ``--work``, so an interrupted
-run resumes. Writes ``kcurve_outcomes.csv`` (per-pair outcomes; earlier runs' rows of every
-dataset, scorer, k and seed this run does not score again are kept) and ``kcurve.md`` here:
-accuracies with intervals, and the activation RM against the zero-shot judge, the probe and the
-in-context judge at the same k (paired permutation tests over test prompts).
+Scores go through a score cache, fitted models are saved in ``--work`` and so are the judge's
+hidden states (keyed by prompt and response), so an interrupted run resumes and a run with
+other k or seeds computes only what is new. Writes ``kcurve_outcomes.csv`` (per-pair
+outcomes; earlier runs' rows of every dataset, scorer, k and seed this run does not score
+again are kept) and ``kcurve.md`` here: accuracies with intervals, and the activation RM
+against the zero-shot judge, the probe and the in-context judge at the same k (paired
+permutation tests over test prompts).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -70,24 +76,98 @@ def record(rows: list, base: dict, scorer: str, k: int, seed: int, values, signa
     rows.append(pd.DataFrame({**base, **extra}))
 
 
-def embed(judge, items: list) -> tuple[np.ndarray, np.ndarray]:
-    """The judge's scores and final hidden states of the chosen, then the rejected responses
-    (each distinct (prompt, response) run once)."""
+def feature_key(prompt, response: str) -> str:
+    return hashlib.sha256(f"{prompt}\0{response}".encode()).hexdigest()[:16]
+
+
+def embed(judge, items: list, store: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's scores and final hidden states of the chosen, then the rejected responses.
+
+    They are kept in ``store`` (an ``.npz`` keyed by a digest of prompt and response, one file
+    per dataset and judge signature), so a run with other seeds or k embeds only the
+    responses no earlier run did; each distinct (prompt, response) is run once."""
     both = [(p.prompt, p.chosen) for p in items] + [(p.prompt, p.rejected) for p in items]
-    keys = [(str(prompt), response) for prompt, response in both]
+    keys = [feature_key(prompt, response) for prompt, response in both]
+    known: dict[str, tuple[float, np.ndarray]] = {}
+    if store.is_file():
+        saved = np.load(store)
+        known = {
+            str(k): (float(r), x) for k, r, x in zip(saved["keys"], saved["scores"], saved["x"])
+        }
     first: dict = {}
     for j, key in enumerate(keys):
-        first.setdefault(key, j)
-    todo = sorted(set(first.values()))
-    result, x = judge.score_with_embeddings(
-        [both[j][1] for j in todo], prompts=[both[j][0] for j in todo]
+        if key not in known:
+            first.setdefault(key, j)
+    todo = sorted(first.values())
+    if todo:
+        result, x = judge.score_with_embeddings(
+            [both[j][1] for j in todo], prompts=[both[j][0] for j in todo]
+        )
+        for i, j in enumerate(todo):
+            known[keys[j]] = (float(result.scores[i]), x[i])
+        names = sorted(known)
+        np.savez(
+            store,
+            keys=np.array(names),
+            scores=np.array([known[k][0] for k in names]),
+            x=np.stack([known[k][1] for k in names]),
+        )
+    return np.array([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
+
+
+AUTO = "auto"
+
+
+def budget_option(text: str) -> str | int:
+    """``--max-prompts`` / ``--max-items``: ``auto`` or a positive integer."""
+    if text == AUTO:
+        return AUTO
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return int(text)
+
+
+def fit_budget(k: int, max_prompts: str | int, max_items: str | int) -> dict[str, int]:
+    """The activation RM's fit budget for k labelled pairs (2k judged examples).
+
+    ``auto`` (the default) lets every k reach the fit: head selection reads all 2k examples,
+    and the mean activations come from ``max(16, k)`` in-context prompts (all 2k examples up
+    to k = 8, then 16, then one prompt per pair from k = 16 on; each prompt's shots are drawn
+    from all the other pairs). Up to k = 16 this is exactly the earlier fixed caps of 16
+    prompts and 32 examples. An integer is a fixed cap, as before (the fit then sees more
+    pairs only through which ones its seeded draw picks)."""
+    prompts = max(16, k) if max_prompts == AUTO else int(max_prompts)
+    items = 2 * k if max_items == AUTO else int(max_items)
+    return {"max_prompts": prompts, "max_items": max(items, 2)}
+
+
+def fit_or_load(shots: list, seed: int, folder: Path, args, **model) -> mr.Scorer:
+    """The activation RM fitted on ``shots`` with the study's settings and
+    :func:`fit_budget`, loaded from ``folder`` when a fit with the same examples, settings and
+    budget is saved there, else fitted and saved."""
+    judged = judged_examples("study", shots)
+    budget = fit_budget(len(shots), args.max_prompts, args.max_items)
+    wanted = {
+        "data": examples_digest(judged),
+        "n_heads": args.n_heads,
+        "shots": args.shots,
+        "seed": seed,
+        "prompts": min(budget["max_prompts"], len(judged)),
+        "items": min(budget["max_items"], len(judged)),
+    }
+    if (folder / "activation_rm.json").is_file():
+        arm = mr.get_scorer("activation_rm", path=folder)
+        if all(arm.fit_settings.get(key) == v for key, v in wanted.items()):
+            return arm
+    # not saved, or fitted on other examples, settings or budget: fit again
+    arm = fit_activation_rm(
+        shots, n_heads=args.n_heads, shots=args.shots, seed=seed, **budget, **model
     )
-    row = {j: i for i, j in enumerate(todo)}
-    take = [row[first[key]] for key in keys]
-    return result.scores[take], x[take]
+    arm.save(folder)
+    return arm
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--work", type=Path, required=True)
@@ -99,13 +179,27 @@ def main() -> None:
     parser.add_argument("--context-tokens", type=int, default=1024)
     parser.add_argument("--n-heads", type=int, default=16)
     parser.add_argument("--shots", type=int, default=2)
-    parser.add_argument("--max-prompts", type=int, default=16)
-    parser.add_argument("--max-items", type=int, default=32)
+    parser.add_argument(
+        "--max-prompts",
+        type=budget_option,
+        default=AUTO,
+        help="prompts for the mean activations: N, or auto = max(16, k) (default)",
+    )
+    parser.add_argument(
+        "--max-items",
+        type=budget_option,
+        default=AUTO,
+        help="examples for head selection: N, or auto = all 2k of the k pairs (default)",
+    )
     parser.add_argument("--n-resamples", type=int, default=2000)
     parser.add_argument(
         "--summarise", action="store_true", help="only rewrite kcurve.md from kcurve_outcomes.csv"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     sizes = parse_sizes(args.test)
     if args.summarise:
         import pandas as pd
@@ -134,17 +228,11 @@ def main() -> None:
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")
         # the zero-shot judge, and its final hidden states as probe features
-        seeds = "-".join(map(str, args.seeds))
-        feats_file = args.work / f"probe_{name}_t{sizes[name]}_k{k_max}_s{seeds}.npz"
+        store = args.work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
         examples = {id(p): p for d in draws.values() for p in d}
         ex_list = list(examples.values())
-        if feats_file.is_file():
-            saved = np.load(feats_file)
-            test_r, test_x, ex_x = saved["test_scores"], saved["test"], saved["examples"]
-        else:
-            test_r, test_x = embed(judge, test)
-            ex_x = embed(judge, ex_list)[1]
-            np.savez(feats_file, test_scores=test_r, test=test_x, examples=ex_x)
+        test_r, test_x = embed(judge, test, store)
+        ex_x = embed(judge, ex_list, store)[1]
         n_t, n_e = len(test), len(ex_list)
         whole = mr.ScoreResult("lm_judge", test_r, True, judge.signature)
         zero = mr.PairScores(test_r[:n_t], test_r[n_t:], whole)
@@ -176,28 +264,7 @@ def main() -> None:
                 log(f"{name} seed {seed} k {k}: icl ({len(icl.used)} examples used) done")
                 # activation reward model
                 folder = args.work / "activation_rm" / name / f"s{seed}-k{k}"
-                arm = None
-                if (folder / "activation_rm.json").is_file():
-                    arm = mr.get_scorer("activation_rm", path=folder)
-                    wanted = {
-                        "data": examples_digest(judged_examples("study", shots)),
-                        "n_heads": args.n_heads,
-                        "shots": args.shots,
-                        "seed": seed,
-                    }
-                    if any(arm.fit_settings.get(key) != v for key, v in wanted.items()):
-                        arm = None  # fitted on other examples or settings: fit again
-                if arm is None:
-                    arm = fit_activation_rm(
-                        shots,
-                        n_heads=args.n_heads,
-                        shots=args.shots,
-                        max_prompts=args.max_prompts,
-                        max_items=args.max_items,
-                        seed=seed,
-                        **common,
-                    )
-                    arm.save(folder)
+                arm = fit_or_load(shots, seed, folder, args, **common)
                 ps = mr.score_pairs(arm, test, cache=cache, progress=False)
                 record(rows, base, "activation_rm", k, seed, outcomes(ps), arm.signature)
                 log(f"{name} seed {seed} k {k}: activation_rm ({len(arm.heads)} heads) done")
@@ -291,11 +358,13 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
         if k in set(frame.dataset)
     }
     used_seeds = sorted(int(s) for s in set(frame.seed) - {-1})
+    prompts = "max(16, k)" if args.max_prompts == AUTO else args.max_prompts
+    items = "2k (every example)" if args.max_items == AUTO else args.max_items
     settings = (
         f"model {MODEL}, max_length {args.max_length}, seeds {used_seeds}; "
         "activation_rm: "
-        f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {args.max_prompts}, "
-        f"max_items {args.max_items}; lm_icl_judge: context_tokens {args.context_tokens}; "
+        f"n_heads {args.n_heads}, shots {args.shots}, max_prompts {prompts}, "
+        f"max_items {items}; lm_icl_judge: context_tokens {args.context_tokens}; "
         "test sets: " + ", ".join(f"{k} {v}" for k, v in units.items())
     )
     text = (
