@@ -230,8 +230,7 @@ def test_signature_names_model_layers_idf_and_versions(tmp_path):
     assert local.settings()["model"] == f"local:my-encoder@{digest}"
 
 
-def test_num_layers_defaults_and_checks(tmp_path, monkeypatch, bert_score):
-    _hub_online(monkeypatch)
+def test_num_layers_defaults_and_checks(tmp_path, hub_online, bert_score):
     known = BERTScore(model="roberta-large")  # no network at construction
     assert known.num_layers == bert_score.utils.model2layers["roberta-large"]
     with pytest.raises(ScorerConfigError, match=r"no default layer for model 'org/x'.*num_layers"):
@@ -247,10 +246,9 @@ def test_num_layers_defaults_and_checks(tmp_path, monkeypatch, bert_score):
         mr.get_scorer("bertscore_f1", num_layers=-1)
 
 
-def test_packaged_baseline_is_read_like_bert_score(monkeypatch, bert_score):
+def test_packaged_baseline_is_read_like_bert_score(hub_online, bert_score):
     import pandas as pd
 
-    _hub_online(monkeypatch)
     scorer = BERTScore(model="roberta-large", lang="en", rescale_with_baseline=True)
     expected = pd.read_csv(scorer.baseline_path).iloc[scorer.num_layers].to_numpy()[1:]
     np.testing.assert_array_equal(np.float32(scorer._baseline), np.float32(expected))
@@ -292,12 +290,11 @@ def test_empty_reference_is_refused_before_loading():
 
 
 # -- model locations -------------------------------------------------------------------------
-_listener: list = []
-
-
-def _hub_online(monkeypatch):
+@pytest.fixture()
+def hub_online(monkeypatch):
     """Hub access on, and the hub address a local socket that accepts connections (nothing is
-    downloaded in these tests: the check of a hub id only asks whether the hub answers)."""
+    downloaded in these tests: the check of a hub id only asks whether the hub answers). The
+    socket is closed after the test."""
     import socket
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -305,10 +302,9 @@ def _hub_online(monkeypatch):
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    if not _listener:
-        server = socket.create_server(("127.0.0.1", 0))
-        _listener.append(server)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_listener[0].getsockname()[1]}")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        yield
 
 
 def test_missing_local_folder_is_a_clear_error(tmp_path):

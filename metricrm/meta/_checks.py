@@ -92,6 +92,12 @@ def labels(who: str, name: str, values: Any, n: int) -> tuple[np.ndarray, np.nda
     return uniq, codes.reshape(-1)
 
 
+def is_number(value: Any) -> bool:
+    """A real number: a Python or numpy integer or float, not a boolean (``np.bool_`` is
+    neither, ``bool`` is an ``int``)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def positive_int(who: str, name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ScorerConfigError(f"{who}: `{name}` must be an integer >= {minimum} (got {value!r})")
@@ -102,7 +108,7 @@ def probability(
     who: str, name: str, value: Any, *, open_low: bool = True, closed_high: bool = False
 ) -> float:
     """A number in (0, 1), or [0, 1) without ``open_low``, or (0, 1] with ``closed_high``."""
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    ok = is_number(value)
     low_ok = ok and (0.0 < value if open_low else 0.0 <= value)
     high_ok = ok and (value <= 1.0 if closed_high else value < 1.0)
     if not (low_ok and high_ok):

@@ -221,11 +221,7 @@ def tie_calibrated_accuracy(
     h = _checks.as_float_array(who, "human", human, allow_nan=True)
     m = _checks.as_float_array(who, "metric", metric)
     n = _checks.same_length(who, human=h, metric=m)
-    if epsilon is not None and (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, (int, float, np.floating))
-        or not epsilon >= 0
-    ):
+    if epsilon is not None and (not _checks.is_number(epsilon) or not epsilon >= 0):
         raise _checks.ScorerConfigError(
             f"{who}: `epsilon` must be a number >= 0 or None (got {epsilon!r})"
         )

@@ -35,11 +35,7 @@ def relative_ranking_pairs(
     who = "relative_ranking_pairs"
     s = _checks.as_float_array(who, "scores", scores, allow_nan=True)
     n = s.size
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float, np.floating))
-        or not threshold > 0
-    ):
+    if not _checks.is_number(threshold) or not threshold > 0:
         raise _checks.ScorerConfigError(
             f"{who}: `threshold` must be a number > 0 (got {threshold!r}); equal scores never "
             "make a pair"

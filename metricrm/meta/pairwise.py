@@ -57,11 +57,7 @@ def _outcomes(
     """Outcomes, the human-tie mask (or None) and the mask of score ties on non-human-tie pairs."""
     _checks.choice(who, "score_ties", score_ties, SCORE_TIES)
     _checks.choice(who, "human_tie_policy", human_tie_policy, HUMAN_TIE_POLICIES)
-    if (
-        isinstance(tie_threshold, bool)
-        or not isinstance(tie_threshold, (int, float, np.floating))
-        or not tie_threshold >= 0
-    ):
+    if not _checks.is_number(tie_threshold) or not tie_threshold >= 0:
         raise _checks.ScorerConfigError(
             f"{who}: `tie_threshold` must be a number >= 0 (got {tie_threshold!r})"
         )
@@ -283,7 +279,7 @@ def section_scores(
             )
         sw = {}
         for sec, w in section_weights.items():
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+            if not _checks.is_number(w) or not w > 0:
                 raise _checks.ScorerConfigError(
                     f"{who}: weight of section {sec!r} must be a number > 0 (got {w!r})"
                 )

@@ -103,10 +103,7 @@ def _epsilon(who: str, name: str, value: Any, calibrate: bool = True) -> float |
     if value is None and calibrate:
         return None
     if (
-        value is None
-        or isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating))
-        or not value >= 0  # NaN too
+        value is None or not _checks.is_number(value) or not value >= 0  # NaN too
     ):
         allowed = " or None (calibrate)" if calibrate else ""
         raise _checks.ScorerConfigError(

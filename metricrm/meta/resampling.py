@@ -497,7 +497,7 @@ class EarlyStopping:
         _checks.positive_int(who, "block", self.block)
         for name in ("low", "high"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            if not _checks.is_number(v) or not 0.0 <= v <= 1.0:
                 raise _checks.ScorerConfigError(
                     f"{who}: `{name}` must be a number in [0, 1] (got {v!r})"
                 )

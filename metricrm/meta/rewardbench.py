@@ -50,11 +50,7 @@ def rewardbench_section_scores(
     sections: dict[str, tuple[str, ...]] = dict(REWARDBENCH_SECTIONS)
     weights = {sec: 1.0 for sec in sections}
     if prior_sets:
-        if (
-            isinstance(prior_sets_weight, bool)
-            or not isinstance(prior_sets_weight, (int, float))
-            or not prior_sets_weight > 0
-        ):
+        if not _checks.is_number(prior_sets_weight) or not prior_sets_weight > 0:
             raise _checks.ScorerConfigError(
                 f"rewardbench_section_scores: `prior_sets_weight` must be a number > 0 "
                 f"(got {prior_sets_weight!r})"

@@ -92,8 +92,6 @@ def subsampled_significance(
     _checks.generator(who, rng)
     n_subsamples = _checks.positive_int(who, "n_subsamples", n_subsamples)
     alpha = _checks.probability(who, "alpha", alpha, closed_high=True)
-    if "rng" in test_kwargs:
-        raise _checks.ScorerConfigError(f"{who}: pass one `rng`; it also drives the tests")
     arrays = [np.asarray(x) for x in (a, b, *shared)]
     n = _checks.same_length(who, **{f"array {i}": x for i, x in enumerate(arrays)})
     pvalues = np.empty(n_subsamples)

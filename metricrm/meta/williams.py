@@ -59,7 +59,7 @@ def williams_test(
     who = "williams_test"
     n = _checks.positive_int(who, "n", n, minimum=4)
     for name, r in (("r_a", r_a), ("r_b", r_b), ("r_ab", r_ab)):
-        if isinstance(r, bool) or not isinstance(r, (int, float, np.floating)) or not -1 <= r <= 1:
+        if not _checks.is_number(r) or not -1 <= r <= 1:
             raise _checks.ScorerInputError(
                 f"{who}: `{name}` must be a correlation in [-1, 1] (got {r!r})"
             )
