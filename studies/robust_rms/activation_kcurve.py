@@ -115,6 +115,13 @@ def embed(judge, items: list, store: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
 
 
+def feature_store(work: Path, name: str, judge) -> Path:
+    """Where :func:`embed` keeps the judge's scores and hidden states for one dataset: one
+    file per dataset and judge signature in the work folder (shared by the k-curve and the
+    hack-rate study)."""
+    return work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
+
+
 AUTO = "auto"
 
 
@@ -228,7 +235,7 @@ def main() -> None:
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")
         # the zero-shot judge, and its final hidden states as probe features
-        store = args.work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
+        store = feature_store(args.work, name, judge)
         examples = {id(p): p for d in draws.values() for p in d}
         ex_list = list(examples.values())
         test_r, test_x = embed(judge, test, store)

@@ -29,7 +29,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from activation_kcurve import MODEL, TEST_SIZES, embed  # type: ignore[import-not-found]
+from activation_kcurve import (  # type: ignore[import-not-found]
+    MODEL,
+    TEST_SIZES,
+    embed,
+    feature_store,
+)
 from common import (  # type: ignore[import-not-found]
     DEFAULT_SHARED,
     HERE,
@@ -125,11 +130,12 @@ def main() -> None:
     # in one pass; the linear probe is trained on the hidden states of the k pairs
     judge = mr.get_scorer("lm_judge", **common)
     k = len(shots)
-    shot_x = embed(judge, shots)[1]
+    store = feature_store(args.work, name, judge)
+    shot_x = embed(judge, shots, store)[1]
     head, _ = fit_head((shot_x[:k], shot_x[k:], np.ones(k)), None, TrainSettings(seed=args.seed))
     probe_signature = f"probe:fit_head(linear,defaults):k={k}:seed={args.seed}|{judge.signature}"
     n = len(test)
-    judge_r, test_x = embed(judge, test)
+    judge_r, test_x = embed(judge, test, store)
     base = {s: mr.score_pairs(sc, test, cache=cache, progress=False) for s, sc in scorers.items()}
     base["lm_judge"] = (judge_r[:n], judge_r[n:])
     base["probe"] = (apply_head(head, test_x[:n]), apply_head(head, test_x[n:]))

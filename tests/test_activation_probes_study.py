@@ -1,0 +1,59 @@
+"""The activation RM's hack-rate study runs end to end on a tiny model and reuses the
+k-curve's stored judge features."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import metricrm as mr
+
+from . import model_fixtures as models
+
+STUDY = Path(__file__).resolve().parents[1] / "studies" / "robust_rms"
+PAIRS = [p for p in mr.load_sample("preference") if p.label != "tie"]  # 34 pairs
+
+
+@pytest.fixture()
+def probes_study(monkeypatch):
+    """The study script as a module, with its folder's ``common`` and ``activation_kcurve``."""
+    for name in ("common", "activation_kcurve"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.syspath_prepend(str(STUDY))
+    spec = importlib.util.spec_from_file_location(
+        "activation_probes_study", STUDY / "activation_probes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    for name in ("common", "activation_kcurve"):
+        sys.modules.pop(name, None)
+
+
+def test_hack_rate_study_runs_on_a_tiny_model(probes_study, tmp_path, monkeypatch):
+    monkeypatch.setattr(probes_study, "MODEL", models.tiny_causal_lm_path())
+    monkeypatch.setattr(probes_study, "load_preference", lambda shared, name: PAIRS)
+    monkeypatch.setattr(probes_study, "OUT_CSV", tmp_path / "out.csv")
+    monkeypatch.setattr(probes_study, "OUT_MD", tmp_path / "out.md")
+    argv = ["activation_probes.py", "--work", str(tmp_path / "work"), "--test", "6",
+            "--k", "4", "--probes", "markdown", "--n-heads", "2", "--n-resamples", "20",
+            "--max-length", "256", "--context-tokens", "200"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    probes_study.main()
+    frame = pd.read_csv(tmp_path / "out.csv")
+    assert sorted(set(frame.scorer)) == sorted(probes_study.SCORERS)
+    assert set(frame.probe) == {"markdown"} and len(frame) == 5 * 6
+    # the judge's features are kept where the k-curve keeps them, so the two studies share them
+    kcurve = sys.modules["activation_kcurve"]
+    judge = mr.get_scorer("lm_judge", model=probes_study.MODEL, max_length=256)
+    store = kcurve.feature_store(tmp_path / "work", "evalbiasbench", judge)
+    assert store.is_file()
+    saved = kcurve.embed(judge, PAIRS[:2], store)  # read back, not recomputed
+    direct = judge.score_with_embeddings([p.chosen for p in PAIRS[:2]],
+                                         prompts=[p.prompt for p in PAIRS[:2]])  # fmt: skip
+    assert saved[0][:2].tolist() == pytest.approx(direct[0].scores.tolist(), abs=1e-5)
+    assert "markdown" in (tmp_path / "out.md").read_text()
