@@ -19,22 +19,27 @@ PAIRS = [p for p in mr.load_sample("preference") if p.label != "tie"]  # 34 pair
 
 
 @pytest.fixture()
-def probes_study(monkeypatch):
-    """The study script as a module, with its folder's ``common`` and ``activation_kcurve``."""
-    for name in ("common", "activation_kcurve"):
+def study(monkeypatch):
+    """Loads a study script as a module, with its folder's ``common`` and
+    ``activation_kcurve`` (removed again afterwards)."""
+    helpers = ("common", "activation_kcurve")
+    for name in helpers:
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.syspath_prepend(str(STUDY))
-    spec = importlib.util.spec_from_file_location(
-        "activation_probes_study", STUDY / "activation_probes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    for name in ("common", "activation_kcurve"):
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_study", STUDY / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in helpers:
         sys.modules.pop(name, None)
 
 
-def test_hack_rate_study_runs_on_a_tiny_model(probes_study, tmp_path, monkeypatch):
+def test_hack_rate_study_runs_on_a_tiny_model(study, tmp_path, monkeypatch):
+    probes_study = study("activation_probes")
     monkeypatch.setattr(probes_study, "MODEL", models.tiny_causal_lm_path())
     monkeypatch.setattr(probes_study, "load_preference", lambda shared, name: PAIRS)
     monkeypatch.setattr(probes_study, "OUT_CSV", tmp_path / "out.csv")
@@ -57,3 +62,31 @@ def test_hack_rate_study_runs_on_a_tiny_model(probes_study, tmp_path, monkeypatc
                                          prompts=[p.prompt for p in PAIRS[:2]])  # fmt: skip
     assert saved[0][:2].tolist() == pytest.approx(direct[0].scores.tolist(), abs=1e-5)
     assert "markdown" in (tmp_path / "out.md").read_text()
+
+
+def test_vote_baseline_adds_its_rows_and_states_the_kcurve_settings(study, tmp_path, monkeypatch):
+    vote = study("vote_baseline")
+    kcurve, common = sys.modules["activation_kcurve"], sys.modules["common"]
+    test, _ = common.split_test(PAIRS, 6, seed=0)
+    judge_rows = pd.DataFrame(
+        {"dataset": "llmbar", "pair": range(len(test)), "group": [common.group_id(p) for p in test],
+         "scorer": "lm_judge", "k": 0, "seed": -1, "outcome": 1.0, "signature": "judge"}
+    )  # fmt: skip
+    csv, md = tmp_path / "kcurve.csv", tmp_path / "kcurve.md"
+    judge_rows.to_csv(csv, index=False)
+    monkeypatch.setattr(vote, "OUT_CSV", csv)
+    monkeypatch.setattr(kcurve, "OUT_MD", md)
+    monkeypatch.setattr(vote, "MODEL", models.tiny_causal_lm_path())
+    monkeypatch.setattr(vote, "load_preference", lambda shared, name: PAIRS)
+    argv = ["vote_baseline.py", "--work", str(tmp_path / "work"), "--datasets", "llmbar",
+            "--test", "llmbar=6", "--samples", "0", "--max-length", "256", "--n-resamples", "20"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    vote.main()
+    frame = pd.read_csv(csv, keep_default_na=False)
+    votes = frame[frame.scorer == "lm_vote_judge"]
+    assert len(votes) == len(test) and list(votes.group) == list(judge_rows.group)
+    assert set(votes.outcome) <= {0.0, 0.5, 1.0}
+    text = md.read_text()
+    assert "lm_vote_judge" in text and "max_length 256" in text
+    # the settings the k-curve's rows were scored with, not the caps it had before
+    assert "max_prompts max(16, k), max_items 2k (every example)" in text
