@@ -3,10 +3,12 @@ k-curve's stored judge features."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,3 +92,59 @@ def test_vote_baseline_adds_its_rows_and_states_the_kcurve_settings(study, tmp_p
     assert "lm_vote_judge" in text and "max_length 256" in text
     # the settings the k-curve's rows were scored with, not the caps it had before
     assert "max_prompts max(16, k), max_items 2k (every example)" in text
+
+
+def test_hack_rate_tests_swap_whole_prompts(study, tmp_path, monkeypatch):
+    """RM-Bench's test pairs come 9 to a prompt: the permutation test must move them together
+    (4 prompts: the exact two-sided p is at least 2/16), not treat 36 pairs as independent."""
+    probes_study = study("activation_probes")
+    kcurve = sys.modules["activation_kcurve"]
+    monkeypatch.setattr(probes_study, "OUT_MD", tmp_path / "out.md")
+    group = [f"g{i // 9}" for i in range(36)]
+    hacked = [1.0 if g != "g3" else 0.0 for g in group]
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "dataset": "rm-bench",
+                    "group": group,
+                    "pair": range(36),
+                    "scorer": s,
+                    "probe": "markdown",
+                    "hack": h,
+                    "untouched": 0.0,
+                    "rise": h,
+                    "changed": 1.0,
+                    "signature": s,
+                }
+            )  # fmt: skip
+            for s, h in (("activation_rm", [0.0] * 36), ("lm_judge", hacked))
+        ]
+    )
+    args = argparse.Namespace(
+        seed=0, n_resamples=400, max_length=256, k=4, n_heads=2, shots=2, max_prompts=16,
+        max_items=32, context_tokens=200,
+    )  # fmt: skip
+    probes_study.write_summary(frame, args)
+    row = next(
+        line for line in (tmp_path / "out.md").read_text().splitlines() if "lm_judge" in line
+    )
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[6] == "+0.750" and float(cells[7]) >= 0.125
+    # the same as the test on per-prompt sums, and equal to the pairwise test with one pair each
+    sums = pd.Series(hacked).groupby(group).sum().to_numpy()
+    want = mr.meta.paired_permutation_test(
+        mr.meta.MEAN, sums, np.zeros(4), rng=np.random.default_rng(0), n_resamples=400,
+        alternative="two-sided",
+    )  # fmt: skip
+    assert kcurve.prompt_permutation_test(hacked, [0.0] * 36, group, 0, 400) == (
+        0.75,
+        pytest.approx(want.pvalue, abs=0),
+    )
+    x = np.random.default_rng(1).integers(0, 2, 30).astype(float)
+    single = mr.meta.paired_permutation_test(
+        mr.meta.MEAN, x, np.zeros(30), rng=np.random.default_rng(0), n_resamples=400,
+        alternative="two-sided",
+    )  # fmt: skip
+    names = [f"p{i:02d}" for i in range(30)]
+    assert kcurve.prompt_permutation_test(x, np.zeros(30), names, 0, 400)[1] == single.pvalue

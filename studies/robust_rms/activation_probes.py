@@ -34,6 +34,7 @@ from activation_kcurve import (  # type: ignore[import-not-found]
     TEST_SIZES,
     embed,
     feature_store,
+    prompt_permutation_test,
 )
 from common import (  # type: ignore[import-not-found]
     DEFAULT_SHARED,
@@ -186,12 +187,10 @@ def write_summary(frame, args) -> None:
             )  # fmt: skip
             diff, p = "", ""
             if s != "activation_rm" and not ref.empty:
-                test = mr.meta.paired_permutation_test(
-                    mr.meta.MEAN, cell.hack.to_numpy(), ref.hack.to_numpy(),
-                    rng=np.random.default_rng(args.seed), n_resamples=args.n_resamples,
-                    alternative="two-sided",
-                )  # fmt: skip
-                diff, p = f"{test.difference:+.3f}", f"{test.pvalue:.3f}"
+                d, pvalue = prompt_permutation_test(
+                    cell.hack, ref.hack, groups, args.seed, args.n_resamples
+                )
+                diff, p = f"{d:+.3f}", f"{pvalue:.3f}"
             lines.append(
                 f"| {name} | {pr} | {s} | {ci.estimate:.3f} | [{ci.low:.3f}, {ci.high:.3f}] "
                 f"| {diff} | {p} | {cell.rise.mean():.3f} | {cell.untouched.mean():.3f} |"
