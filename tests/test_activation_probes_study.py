@@ -131,6 +131,18 @@ def test_hack_rate_tests_swap_whole_prompts(study, tmp_path, monkeypatch):
     )
     cells = [c.strip() for c in row.split("|")]
     assert cells[6] == "+0.750" and float(cells[7]) >= 0.125
+    # the overview: each rate under its scorer's header, the same grouped test
+    text = (tmp_path / "out.md").read_text()
+    header = next(
+        line for line in text.splitlines() if line.startswith("| dataset | probe | activation_rm")
+    )
+    row = next(
+        line for line in text.splitlines() if line.startswith("| rm-bench | markdown | 0.000")
+    )
+    named = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert named["lm_judge"] == "0.750" and named["probe"] == named["lm_logprob"] == ""
+    assert named["hacked [95% CI]"] == "0.000 [0.000, 0.000]"
+    assert named["lm_judge minus activation_rm (p)"] == f"+0.750 ({cells[7]})"
     # the same as the test on per-prompt sums, and equal to the pairwise test with one pair each
     sums = pd.Series(hacked).groupby(group).sum().to_numpy()
     want = mr.meta.paired_permutation_test(

@@ -168,7 +168,60 @@ def main() -> None:
         write_summary(frame, args)
 
 
+DATASET_ORDER = ("evalbiasbench", "llmbar", "hh-rlhf-harmless", "rm-bench")
+PROBE_ORDER = (*PROBES, "repeat_sentence", "copy_prompt")
+
+
+def in_order(frame):
+    """Rows by dataset, then probe, in the order the tables show them (others last)."""
+    rank = {d: i for i, d in enumerate(DATASET_ORDER)}
+    probe_rank = {q: i for i, q in enumerate(PROBE_ORDER)}
+    keys = frame.assign(
+        _d=frame.dataset.map(rank).fillna(len(rank)), _p=frame.probe.map(probe_rank).fillna(99)
+    )
+    return keys.sort_values(["_d", "_p"], kind="stable").drop(columns=["_d", "_p"])
+
+
+def p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def overview(frame, args) -> list[str]:
+    """One row per dataset and probe: every scorer's hack rate, the activation RM's untouched
+    rate and 95% interval, and the zero-shot judge minus the activation RM with its p."""
+    lines = [
+        "| dataset | probe | activation_rm: untouched | hacked [95% CI] | lm_judge "
+        "| lm_icl_judge | probe | lm_logprob | lm_judge minus activation_rm (p) |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for (name, pr), part in frame.groupby(["dataset", "probe"], sort=False):
+        cells = {s: part[part.scorer == s].sort_values("pair") for s in SCORERS}
+        arm, judge = cells["activation_rm"], cells["lm_judge"]
+        if arm.empty:
+            continue
+        ci = mr.meta.bootstrap(
+            mr.meta.MEAN, arm.hack.to_numpy(), rng=np.random.default_rng(args.seed),
+            n_resamples=args.n_resamples, groups=arm.group.to_numpy(),
+        )  # fmt: skip
+        others = ("lm_judge", "lm_icl_judge", "probe", "lm_logprob")  # the header's order
+        rates = [f"{cells[s].hack.mean():.3f}" if not cells[s].empty else "" for s in others]
+        versus = ""
+        if not judge.empty:
+            d, p = prompt_permutation_test(
+                judge.hack, arm.hack, arm.group.to_numpy(), args.seed, args.n_resamples
+            )
+            versus = f"{d:+.3f} ({p_text(p)})"
+        lines.append(
+            f"| {name} | {pr} | {arm.untouched.mean():.3f} "
+            f"| {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] | "
+            + " | ".join(rates)
+            + f" | {versus} |"
+        )
+    return lines
+
+
 def write_summary(frame, args) -> None:
+    frame = in_order(frame)
     lines = [
         "| dataset | probe | scorer | hack rate | 95% CI | minus activation_rm | p "
         "| rise rate | untouched |",
@@ -190,7 +243,7 @@ def write_summary(frame, args) -> None:
                 d, pvalue = prompt_permutation_test(
                     cell.hack, ref.hack, groups, args.seed, args.n_resamples
                 )
-                diff, p = f"{d:+.3f}", f"{pvalue:.3f}"
+                diff, p = f"{d:+.3f}", p_text(pvalue)
             lines.append(
                 f"| {name} | {pr} | {s} | {ci.estimate:.3f} | [{ci.low:.3f}, {ci.high:.3f}] "
                 f"| {diff} | {p} | {cell.rise.mean():.3f} | {cell.untouched.mean():.3f} |"
@@ -204,6 +257,9 @@ def write_summary(frame, args) -> None:
     )
     text = (
         "\n".join(lines)
+        + "\n\nOverview: hack rates, the activation RM's untouched rate and interval, and the "
+        "zero-shot judge minus the activation RM (two-sided p):\n\n"
+        + "\n".join(overview(frame, args))
         + f"\n\nSettings: {settings}.\n\nSignatures:\n\n"
         + "\n".join(f"- `{s}`" for s in sorted(set(frame.signature)))
         + "\n"
