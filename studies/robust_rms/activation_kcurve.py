@@ -115,6 +115,13 @@ def embed(judge, items: list, store: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
 
 
+def feature_store(work: Path, name: str, judge) -> Path:
+    """Where :func:`embed` keeps the judge's scores and hidden states for one dataset: one
+    file per dataset and judge signature in the work folder (shared by the k-curve and the
+    hack-rate study)."""
+    return work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
+
+
 AUTO = "auto"
 
 
@@ -228,7 +235,7 @@ def main() -> None:
         record(rows, base, logprob.name, 0, -1, outcomes(ps), logprob.signature)
         log(f"{name}: {logprob.name} done")
         # the zero-shot judge, and its final hidden states as probe features
-        store = args.work / f"features_{name}_{feature_key(judge.signature, '')[:12]}.npz"
+        store = feature_store(args.work, name, judge)
         examples = {id(p): p for d in draws.values() for p in d}
         ex_list = list(examples.values())
         test_r, test_x = embed(judge, test, store)
@@ -296,13 +303,14 @@ SCORERS = (
 )  # fmt: skip
 
 
-def versus(a, b, seed: int, n_resamples: int) -> tuple[float, float]:
-    """Mean difference of two scorers' seed-averaged per-pair outcomes, and the two-sided p of
-    a paired permutation test that swaps whole test prompts (on per-prompt sums, so prompts
-    with several pairs, as in RM-Bench, move together)."""
-    x = a.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
-    y = b.pivot(index="pair", columns="seed", values="outcome").mean(axis=1).loc[x.index]
-    group = a.drop_duplicates("pair").set_index("pair").group.loc[x.index].to_numpy()
+def prompt_permutation_test(x, y, group, seed: int, n_resamples: int) -> tuple[float, float]:
+    """Mean per-pair difference ``x - y``, and the two-sided p of a paired permutation test that
+    swaps whole test prompts (on per-prompt sums, so prompts with several pairs, as in
+    RM-Bench, move together; with one pair per prompt it is the pairwise test)."""
+    import pandas as pd
+
+    x, y = pd.Series(np.asarray(x, float)), pd.Series(np.asarray(y, float))
+    group = np.asarray(group)
     test = mr.meta.paired_permutation_test(
         mr.meta.MEAN,
         x.groupby(group).sum().to_numpy(),
@@ -312,6 +320,14 @@ def versus(a, b, seed: int, n_resamples: int) -> tuple[float, float]:
         alternative="two-sided",
     )
     return float((x - y).mean()), float(test.pvalue)
+
+
+def versus(a, b, seed: int, n_resamples: int) -> tuple[float, float]:
+    """:func:`prompt_permutation_test` of two scorers' seed-averaged per-pair outcomes."""
+    x = a.pivot(index="pair", columns="seed", values="outcome").mean(axis=1)
+    y = b.pivot(index="pair", columns="seed", values="outcome").mean(axis=1).loc[x.index]
+    group = a.drop_duplicates("pair").set_index("pair").group.loc[x.index].to_numpy()
+    return prompt_permutation_test(x.to_numpy(), y.to_numpy(), group, seed, n_resamples)
 
 
 def write_summary(frame, sizes: dict[str, int], args) -> None:

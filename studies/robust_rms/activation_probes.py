@@ -29,7 +29,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from activation_kcurve import MODEL, TEST_SIZES, embed  # type: ignore[import-not-found]
+from activation_kcurve import (  # type: ignore[import-not-found]
+    MODEL,
+    TEST_SIZES,
+    embed,
+    feature_store,
+    prompt_permutation_test,
+)
 from common import (  # type: ignore[import-not-found]
     DEFAULT_SHARED,
     HERE,
@@ -125,11 +131,12 @@ def main() -> None:
     # in one pass; the linear probe is trained on the hidden states of the k pairs
     judge = mr.get_scorer("lm_judge", **common)
     k = len(shots)
-    shot_x = embed(judge, shots)[1]
+    store = feature_store(args.work, name, judge)
+    shot_x = embed(judge, shots, store)[1]
     head, _ = fit_head((shot_x[:k], shot_x[k:], np.ones(k)), None, TrainSettings(seed=args.seed))
     probe_signature = f"probe:fit_head(linear,defaults):k={k}:seed={args.seed}|{judge.signature}"
     n = len(test)
-    judge_r, test_x = embed(judge, test)
+    judge_r, test_x = embed(judge, test, store)
     base = {s: mr.score_pairs(sc, test, cache=cache, progress=False) for s, sc in scorers.items()}
     base["lm_judge"] = (judge_r[:n], judge_r[n:])
     base["probe"] = (apply_head(head, test_x[:n]), apply_head(head, test_x[n:]))
@@ -161,7 +168,60 @@ def main() -> None:
         write_summary(frame, args)
 
 
+DATASET_ORDER = ("evalbiasbench", "llmbar", "hh-rlhf-harmless", "rm-bench")
+PROBE_ORDER = (*PROBES, "repeat_sentence", "copy_prompt")
+
+
+def in_order(frame):
+    """Rows by dataset, then probe, in the order the tables show them (others last)."""
+    rank = {d: i for i, d in enumerate(DATASET_ORDER)}
+    probe_rank = {q: i for i, q in enumerate(PROBE_ORDER)}
+    keys = frame.assign(
+        _d=frame.dataset.map(rank).fillna(len(rank)), _p=frame.probe.map(probe_rank).fillna(99)
+    )
+    return keys.sort_values(["_d", "_p"], kind="stable").drop(columns=["_d", "_p"])
+
+
+def p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def overview(frame, args) -> list[str]:
+    """One row per dataset and probe: every scorer's hack rate, the activation RM's untouched
+    rate and 95% interval, and the zero-shot judge minus the activation RM with its p."""
+    lines = [
+        "| dataset | probe | activation_rm: untouched | hacked [95% CI] | lm_judge "
+        "| lm_icl_judge | probe | lm_logprob | lm_judge minus activation_rm (p) |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for (name, pr), part in frame.groupby(["dataset", "probe"], sort=False):
+        cells = {s: part[part.scorer == s].sort_values("pair") for s in SCORERS}
+        arm, judge = cells["activation_rm"], cells["lm_judge"]
+        if arm.empty:
+            continue
+        ci = mr.meta.bootstrap(
+            mr.meta.MEAN, arm.hack.to_numpy(), rng=np.random.default_rng(args.seed),
+            n_resamples=args.n_resamples, groups=arm.group.to_numpy(),
+        )  # fmt: skip
+        others = ("lm_judge", "lm_icl_judge", "probe", "lm_logprob")  # the header's order
+        rates = [f"{cells[s].hack.mean():.3f}" if not cells[s].empty else "" for s in others]
+        versus = ""
+        if not judge.empty:
+            d, p = prompt_permutation_test(
+                judge.hack, arm.hack, arm.group.to_numpy(), args.seed, args.n_resamples
+            )
+            versus = f"{d:+.3f} ({p_text(p)})"
+        lines.append(
+            f"| {name} | {pr} | {arm.untouched.mean():.3f} "
+            f"| {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] | "
+            + " | ".join(rates)
+            + f" | {versus} |"
+        )
+    return lines
+
+
 def write_summary(frame, args) -> None:
+    frame = in_order(frame)
     lines = [
         "| dataset | probe | scorer | hack rate | 95% CI | minus activation_rm | p "
         "| rise rate | untouched |",
@@ -180,12 +240,10 @@ def write_summary(frame, args) -> None:
             )  # fmt: skip
             diff, p = "", ""
             if s != "activation_rm" and not ref.empty:
-                test = mr.meta.paired_permutation_test(
-                    mr.meta.MEAN, cell.hack.to_numpy(), ref.hack.to_numpy(),
-                    rng=np.random.default_rng(args.seed), n_resamples=args.n_resamples,
-                    alternative="two-sided",
-                )  # fmt: skip
-                diff, p = f"{test.difference:+.3f}", f"{test.pvalue:.3f}"
+                d, pvalue = prompt_permutation_test(
+                    cell.hack, ref.hack, groups, args.seed, args.n_resamples
+                )
+                diff, p = f"{d:+.3f}", p_text(pvalue)
             lines.append(
                 f"| {name} | {pr} | {s} | {ci.estimate:.3f} | [{ci.low:.3f}, {ci.high:.3f}] "
                 f"| {diff} | {p} | {cell.rise.mean():.3f} | {cell.untouched.mean():.3f} |"
@@ -199,6 +257,9 @@ def write_summary(frame, args) -> None:
     )
     text = (
         "\n".join(lines)
+        + "\n\nOverview: hack rates, the activation RM's untouched rate and interval, and the "
+        "zero-shot judge minus the activation RM (two-sided p):\n\n"
+        + "\n".join(overview(frame, args))
         + f"\n\nSettings: {settings}.\n\nSignatures:\n\n"
         + "\n".join(f"- `{s}`" for s in sorted(set(frame.signature)))
         + "\n"

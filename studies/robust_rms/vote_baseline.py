@@ -19,6 +19,7 @@ from activation_kcurve import (  # type: ignore[import-not-found]
     MODEL,
     OUT_CSV,
     TEST_SIZES,
+    build_parser,
     parse_sizes,
     record,
     write_summary,
@@ -76,9 +77,10 @@ def main() -> None:
         keep = ~((frame.dataset == name) & frame.scorer.isin(names))
         frame = pd.concat([frame[keep], *rows], ignore_index=True)
         frame.to_csv(OUT_CSV, index=False)
-    args.max_items, args.n_heads, args.shots, args.max_prompts = 32, 16, 2, 16
-    args.context_tokens = 1024
-    write_summary(frame, sizes, args)
+    # the summary's settings line: the k-curve's defaults (its rows were scored with them)
+    settings = build_parser().parse_args(["--work", str(args.work)])
+    settings.n_resamples, settings.max_length = args.n_resamples, args.max_length
+    write_summary(frame, sizes, settings)
 
 
 if __name__ == "__main__":
