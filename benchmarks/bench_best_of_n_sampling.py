@@ -112,23 +112,36 @@ def main(argv: list[str] | None = None) -> dict:
     base = totals["plain model.generate loop"]
     rows = []
     for name, t in totals.items():
-        rows.append({"method": name, "samples": t["samples"], "tokens": t["tokens"],
-                     "wall_s": round(t["wall"], 1), "cpu_s": round(t["cpu"], 1),
-                     "samples_per_s": t["samples"] / t["wall"],
-                     "tokens_per_s": t["tokens"] / t["wall"],
-                     "speedup": (t["samples"] / t["wall"]) / (base["samples"] / base["wall"])})
+        rows.append(
+            {
+                "method": name,
+                "samples": t["samples"],
+                "tokens": t["tokens"],
+                "wall_s": round(t["wall"], 1),
+                "cpu_s": round(t["cpu"], 1),
+                "samples_per_s": t["samples"] / t["wall"],
+                "tokens_per_s": t["tokens"] / t["wall"],
+                "speedup": (t["samples"] / t["wall"]) / (base["samples"] / base["wall"]),
+            }
+        )
     result = {"settings": vars(args) | {"data": str(args.data), "output": str(args.output)},
               "load_average_start": load_start, "load_average_end": os.getloadavg()[0],
               "machine": machine(), "versions": package_versions(["torch", "transformers"]),
               "rows": rows}  # fmt: skip
-    print(f"{args.prompts} prompts x {args.n} samples, at most {args.max_new_tokens} new "
-          f"tokens, torch threads {args.threads or torch.get_num_threads()}; load average "
-          f"{load_start:.1f} -> {result['load_average_end']:.1f}\n")
-    print("| method | samples | generated tokens | wall s | CPU s | samples/s | tokens/s | "
-          "speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"{args.prompts} prompts x {args.n} samples, at most {args.max_new_tokens} new "
+        f"tokens, torch threads {args.threads or torch.get_num_threads()}; load average "
+        f"{load_start:.1f} -> {result['load_average_end']:.1f}\n"
+    )
+    print(
+        "| method | samples | generated tokens | wall s | CPU s | samples/s | tokens/s | "
+        "speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for r in rows:
-        print(f"| {r['method']} | {r['samples']} | {r['tokens']} | {r['wall_s']} | {r['cpu_s']} "
-              f"| {r['samples_per_s']:.2f} | {r['tokens_per_s']:.1f} | {r['speedup']:.2f}x |")
+        print(
+            f"| {r['method']} | {r['samples']} | {r['tokens']} | {r['wall_s']} | {r['cpu_s']} "
+            f"| {r['samples_per_s']:.2f} | {r['tokens_per_s']:.1f} | {r['speedup']:.2f}x |"
+        )
     if args.output:
         args.output.write_text(json.dumps(result, indent=1, default=str) + "\n")
     return result

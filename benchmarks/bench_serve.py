@@ -109,9 +109,7 @@ def load(url: str, batches, expected, clients: int, timeout: float) -> dict:
     seen = [k for k, _, _, _ in rows]
     sent = clients * per
     failed = sum(1 for _, status, _, _ in rows if status != 200)
-    mismatched = sum(
-        1 for k, status, scores, _ in rows if status == 200 and scores != expected[k]
-    )
+    mismatched = sum(1 for k, status, scores, _ in rows if status == 200 and scores != expected[k])
     n = sum(len(batches[k][0]) for k in range(sent))
     return {
         "wall_s": wall, "items_per_s": n / wall, "requests": sent,

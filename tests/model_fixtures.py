@@ -146,7 +146,9 @@ def tiny_base_model_path(architecture: str = "llama") -> str:
         eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
     if architecture == "llama":
-        config = LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False, num_labels=1, **common)
+        config = LlamaConfig(
+            num_key_value_heads=2, tie_word_embeddings=False, num_labels=1, **common
+        )
     else:
         config = BertConfig(num_labels=1, **common)
     torch.manual_seed(0)

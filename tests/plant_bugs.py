@@ -76,8 +76,12 @@ BUGS: dict[str, Bug] = {
     ),
     "serve-no-retry": Bug(
         "metricrm/engines/reward_protocol.py",
-        (("                outcomes[i] = score_alone(scorer, requests[i])\n            continue",
-          "                outcomes[i] = Outcome(500, message='batch failed')\n            continue"),),
+        (
+            (
+                "                outcomes[i] = score_alone(scorer, requests[i])\n            continue",
+                "                outcomes[i] = Outcome(500, message='batch failed')\n            continue",
+            ),
+        ),
         (f"{_SERVE}::test_a_failing_request_in_a_batch_leaves_the_others_their_own_scores",),
     ),
     "serve-bisect": Bug(

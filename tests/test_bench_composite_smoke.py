@@ -29,8 +29,22 @@ def bench():
 
 def test_quick_run_reports_fit_steps_and_overhead_ratios(bench, shared_data, tmp_path):
     out = tmp_path / "composite.json"
-    result = bench.main(["--shared", str(shared_data), "--pairs", "300", "--items", "60",
-                         "--bertscore-items", "0", "--repeats", "1", "--output", str(out)])
+    result = bench.main(
+        [
+            "--shared",
+            str(shared_data),
+            "--pairs",
+            "300",
+            "--items",
+            "60",
+            "--bertscore-items",
+            "0",
+            "--repeats",
+            "1",
+            "--output",
+            str(out),
+        ]
+    )
     steps = [row["step"] for row in result["fit"]]
     assert steps[:2] == ["score components (first time)", "read cached scores"]
     assert all(row["pairs"] == 300 for row in result["fit"])

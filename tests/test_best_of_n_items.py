@@ -83,8 +83,16 @@ def test_lower_is_better_gold_and_a_scorer_as_gold(mqm_items):
     assert rows.loc[("gold", 2), "change"] > 0
     up = best_of_n_items(mqm_items, proxy, "mqm", [1, 2], n_resamples=20, cache=False,
                          progress=False).set_index(["role", "n"])  # fmt: skip
-    down = best_of_n_items(mqm_items, proxy, "mqm", [1, 2], gold_higher_is_better=False,
-                           n_resamples=20, cache=False, progress=False).set_index(["role", "n"])
+    down = best_of_n_items(
+        mqm_items,
+        proxy,
+        "mqm",
+        [1, 2],
+        gold_higher_is_better=False,
+        n_resamples=20,
+        cache=False,
+        progress=False,
+    ).set_index(["role", "n"])
     assert down.loc[("gold", 2), "value"] == up.loc[("gold", 2), "value"]
     assert down.loc[("gold", 2), "change"] == pytest.approx(-up.loc[("gold", 2), "change"])
 

@@ -333,9 +333,7 @@ def test_learns_hh_rlhf_harmless_preferences(hh_pairs):
     split = split_by_prompt(pairs, validation=0.0, test=0.25, seed=0)
     train, held_out = split.take(pairs, "train"), split.take(pairs, "test")
     assert len(train) > 1400 and len(held_out) > 450
-    head = train_bt_head(
-        train, validation=0.1, features=("response",), max_length=128, seed=0
-    )
+    head = train_bt_head(train, validation=0.1, features=("response",), max_length=128, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few long responses are cut to 128 tokens
         chosen = head.score([p.chosen for p in held_out]).scores

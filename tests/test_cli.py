@@ -27,17 +27,27 @@ def _write_jsonl(path, records):
 
 def _item_records(items=ITEMS):
     return [
-        {"id": it.id, "system": it.system, "source": it.source,
-         "references": list(it.references), "response": it.response}
+        {
+            "id": it.id,
+            "system": it.system,
+            "source": it.source,
+            "references": list(it.references),
+            "response": it.response,
+        }
         for it in items
     ]
 
 
 def _pair_records(pairs=PAIRS):
     return [
-        {"id": p.id, "subset": p.subset, "label": p.label,
-         "prompt": p.prompt if isinstance(p.prompt, str) else list(p.prompt),
-         "chosen": p.chosen, "rejected": p.rejected}
+        {
+            "id": p.id,
+            "subset": p.subset,
+            "label": p.label,
+            "prompt": p.prompt if isinstance(p.prompt, str) else list(p.prompt),
+            "chosen": p.chosen,
+            "rejected": p.rejected,
+        }
         for p in pairs
     ]
 
@@ -92,9 +102,23 @@ def test_list_via_console_script_loads_no_model():
 def test_score_pointwise_matches_direct_scoring(tmp_path, capsys, fmt):
     src = _write_jsonl(tmp_path / "items.jsonl", _item_records())
     out = tmp_path / f"scores.{fmt}"
-    code = main(["score", str(src), "--scorer", "chrf", "--scorer", "bleu",
-                 "--set", "chrf.word_order=2", "-o", str(out), "--chunk-size", "5",
-                 "--no-progress"])
+    code = main(
+        [
+            "score",
+            str(src),
+            "--scorer",
+            "chrf",
+            "--scorer",
+            "bleu",
+            "--set",
+            "chrf.word_order=2",
+            "-o",
+            str(out),
+            "--chunk-size",
+            "5",
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = read_table(out)
     inputs = list(_item_records()[0])
@@ -122,8 +146,20 @@ def test_score_csv_input_with_column_mapping(tmp_path):
             refs = it.references
             writer.writerow([it.response, refs[0] if len(refs) == 1 else json.dumps(list(refs))])
     out = tmp_path / "out.jsonl"
-    code = main(["score", str(src), "-s", "token_f1", "-o", str(out), "--no-progress",
-                 "--columns", "response=hyp", "references=ref"])
+    code = main(
+        [
+            "score",
+            str(src),
+            "-s",
+            "token_f1",
+            "-o",
+            str(out),
+            "--no-progress",
+            "--columns",
+            "response=hyp",
+            "references=ref",
+        ]
+    )
     assert code == 0
     expected = mr.get_scorer("token_f1").score(
         [it.response for it in ITEMS], references=[list(it.references) for it in ITEMS]
@@ -139,7 +175,9 @@ def test_score_preference_pairs_gives_chosen_rejected_and_margin(tmp_path):
     table = read_table(out)
     assert list(table.columns) == [
         *_pair_records()[0],
-        "length_chars.chosen", "length_chars.rejected", "length_chars.margin",
+        "length_chars.chosen",
+        "length_chars.rejected",
+        "length_chars.margin",
     ]
     assert table["length_chars.chosen"].tolist() == [float(len(p.chosen)) for p in PAIRS]
     assert table["length_chars.rejected"].tolist() == [float(len(p.rejected)) for p in PAIRS]
@@ -158,8 +196,22 @@ def test_preference_csv_with_numeric_labels(tmp_path):
         writer.writerow(["Name a colour.", "Blue is a colour.", "Red", "0"])
         writer.writerow(["Say hi.", "Hi!", "Hello!", "0.5"])
     out = tmp_path / "pairs.jsonl"
-    code = main(["score", str(src), "-s", "length_tokens", "-o", str(out), "--no-progress",
-                 "--columns", "prompt=question", "chosen=a", "rejected=b", "label=a_better"])
+    code = main(
+        [
+            "score",
+            str(src),
+            "-s",
+            "length_tokens",
+            "-o",
+            str(out),
+            "--no-progress",
+            "--columns",
+            "prompt=question",
+            "chosen=a",
+            "rejected=b",
+            "label=a_better",
+        ]
+    )
     assert code == 0
     table = read_table(out)
     assert table["label"].tolist() == ["chosen", "chosen", "tie"]
@@ -178,8 +230,15 @@ def test_preference_margin_is_oriented_for_lower_is_better(tmp_path):
     for group, members in groups.items():
         best = max(members, key=lambda it: it.human["da"])
         worst = min(members, key=lambda it: it.human["da"])
-        records.append({"id": group, "prompt": best.source, "chosen": best.response,
-                        "rejected": worst.response, "references": list(best.references)})
+        records.append(
+            {
+                "id": group,
+                "prompt": best.source,
+                "chosen": best.response,
+                "rejected": worst.response,
+                "references": list(best.references),
+            }
+        )
     src = _write_jsonl(tmp_path / "pairs.jsonl", records)
     out = tmp_path / "pairs.parquet"
     assert main(["score", str(src), "-s", "ter", "-o", str(out), "--no-progress"]) == 0
@@ -211,8 +270,19 @@ def test_scoring_failure_midway_writes_nothing(tmp_path, capsys):
     out = tmp_path / "o.parquet"
     mr.register_scorer("fails_on_boom", _FailsOnSecondChunk)
     try:
-        code = main(["score", str(src), "-s", "fails_on_boom", "-o", str(out),
-                     "--chunk-size", "4", "--no-progress"])
+        code = main(
+            [
+                "score",
+                str(src),
+                "-s",
+                "fails_on_boom",
+                "-o",
+                str(out),
+                "--chunk-size",
+                "4",
+                "--no-progress",
+            ]
+        )
     finally:
         mr.unregister_scorer("fails_on_boom")
     assert code == 2
@@ -223,13 +293,20 @@ def test_scoring_failure_midway_writes_nothing(tmp_path, capsys):
 
 
 BAD_LINES = [
-    ('{"response": "fine", "references": ["ok"]}\n{"response": "also fine", "references": "ok"}\n'
-     '{"response": "broken", "references": [\n', "line 3: invalid or truncated JSON"),
-    ('{"response": "fine", "references": ["ok"]}\n\n{"hyp": "x", "references": ["ok"]}\n',
-     "line 3: missing column 'response'"),
-    ('{"response": "fine", "references": ["ok"]}\n{"response": "a", "references": ["b"]}\n'
-     '{"response": "c", "references": [1]}\n',
-     "line 3: column 'references': expected a reference text or a list of texts"),
+    (
+        '{"response": "fine", "references": ["ok"]}\n{"response": "also fine", "references": "ok"}\n'
+        '{"response": "broken", "references": [\n',
+        "line 3: invalid or truncated JSON",
+    ),
+    (
+        '{"response": "fine", "references": ["ok"]}\n\n{"hyp": "x", "references": ["ok"]}\n',
+        "line 3: missing column 'response'",
+    ),
+    (
+        '{"response": "fine", "references": ["ok"]}\n{"response": "a", "references": ["b"]}\n'
+        '{"response": "c", "references": [1]}\n',
+        "line 3: column 'references': expected a reference text or a list of texts",
+    ),
 ]
 
 
@@ -259,11 +336,16 @@ def test_bad_csv_row_names_its_line(tmp_path, capsys):
 
 
 def test_missing_references_for_a_reference_metric(tmp_path, capsys):
-    src = _write_jsonl(tmp_path / "in.jsonl", [
-        {"response": "a", "references": ["a"]}, {"response": "b", "references": None},
-    ])
-    assert main(["score", str(src), "-s", "bleu", "-o", str(tmp_path / "o.csv"),
-                 "--no-progress"]) == 2
+    src = _write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"response": "a", "references": ["a"]},
+            {"response": "b", "references": None},
+        ],
+    )
+    assert (
+        main(["score", str(src), "-s", "bleu", "-o", str(tmp_path / "o.csv"), "--no-progress"]) == 2
+    )
     assert f"bleu: needs references, but {src}: line 2 has none" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
 
@@ -299,8 +381,24 @@ def test_bad_output_suffix_and_usage_errors(tmp_path, capsys):
 def test_settings_values_are_parsed_as_json(tmp_path):
     src = _write_jsonl(tmp_path / "items.jsonl", _item_records())
     out = tmp_path / "o.jsonl"
-    assert main(["score", str(src), "-s", "bleu", "--set", "bleu.lowercase=true",
-                 "--set", "bleu.tokenize=intl", "-o", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(src),
+                "-s",
+                "bleu",
+                "--set",
+                "bleu.lowercase=true",
+                "--set",
+                "bleu.tokenize=intl",
+                "-o",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     scorer = mr.get_scorer("bleu", lowercase=True, tokenize="intl")
     expected = scorer.score(
         [it.response for it in ITEMS], references=[it.references for it in ITEMS]
@@ -326,8 +424,9 @@ def test_demo_prints_correlations_and_accuracies(capsys):
 
     # The printed correlation is scipy's on the sample (computed here independently).
     items = mr.load_sample("reference")
-    chrf = mr.get_scorer("chrf").score([it.response for it in items],
-                                       references=[it.references for it in items])
+    chrf = mr.get_scorer("chrf").score(
+        [it.response for it in items], references=[it.references for it in items]
+    )
     human = [it.human["da"] for it in items]
     row = _row(out, "chrf")
     assert row[-2] == f"{stats.pearsonr(chrf.scores, human).statistic:.3f}"
@@ -337,8 +436,10 @@ def test_demo_prints_correlations_and_accuracies(capsys):
 
     # Preference accuracy of the length baseline: longer chosen = correct, ties count half.
     pairs = [p for p in PAIRS if p.label != "tie"]
-    credit = [1.0 if len(p.chosen) > len(p.rejected) else 0.5 if len(p.chosen) == len(p.rejected)
-              else 0.0 for p in pairs]
+    credit = [
+        1.0 if len(p.chosen) > len(p.rejected) else 0.5 if len(p.chosen) == len(p.rejected) else 0.0
+        for p in pairs
+    ]
     assert _row(out, "length_chars")[1] == f"{np.mean(credit):.3f}"
     assert "Signatures:" in out and chrf.signature in out
 
@@ -389,12 +490,16 @@ def test_score_keeps_inputs_details_and_signatures(tmp_path, capsys):
             assert table[f"chrf.{key}"].tolist() == values.tolist()
         refs = table["references"].tolist()
         expected = [list(it.references) for it in ITEMS]
-        assert [json.loads(r) for r in refs] == expected if fmt == "csv" else (
-            [list(r) for r in refs] == expected
+        assert (
+            [json.loads(r) for r in refs] == expected
+            if fmt == "csv"
+            else ([list(r) for r in refs] == expected)
         )
         meta = read_metadata(out)
         assert meta["scorers"] == {"chrf": result.signature} and meta["kind"] == "pointwise"
-    assert (tmp_path / "o.csv.meta.json").is_file() and not (tmp_path / "o.parquet.meta.json").exists()
+    assert (tmp_path / "o.csv.meta.json").is_file() and not (
+        tmp_path / "o.parquet.meta.json"
+    ).exists()
     assert main(["score", str(src), "-s", "chrf", "-o", str(tmp_path / "ids.csv"), "--no-cache",
                  "--no-inputs"]) == 0  # fmt: skip
     assert list(read_table(tmp_path / "ids.csv").columns)[:3] == ["id", "system", "chrf"]

@@ -92,8 +92,17 @@ def test_flags_print_and_write_what_meta_evaluate_returns(tmp_path, capsys):
     assert len(rows) == len(expected)
     for cells, r in zip(rows, expected.itertuples()):
         cluster = "-" if np.isnan(r.cluster) else str(int(r.cluster))
-        assert cells == [r.scorer, r.dataset, r.subset, r.human, r.level, r.statistic,
-                         f"{r.value:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]", str(r.n), cluster]
+        assert cells == [
+            r.scorer,
+            r.dataset,
+            r.subset,
+            r.human,
+            r.level,
+            r.statistic,
+            f"{r.value:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]",
+            str(r.n),
+            cluster,
+        ]
 
     # Signatures tell the configured chrF apart; the JSON records the settings used.
     chrf, bleu = mr.get_scorer("chrf", word_order=2), mr.get_scorer("bleu")
@@ -103,8 +112,15 @@ def test_flags_print_and_write_what_meta_evaluate_returns(tmp_path, capsys):
     assert data["settings"]["n_resamples"] == 200 and data["settings"]["seed"] == 0
     assert data["settings"]["confidence"] == 0.95
     assert data["versions"]["metricrm"] == mr.__version__ and "sacrebleu" in data["versions"]
-    assert data["datasets"] == [{"name": "sample-reference", "format": "sample",
-                                 "paths": ["reference"], "options": {}, "records": 36}]
+    assert data["datasets"] == [
+        {
+            "name": "sample-reference",
+            "format": "sample",
+            "paths": ["reference"],
+            "options": {},
+            "records": 36,
+        }
+    ]
 
 
 def test_second_run_scores_nothing_new(tmp_path, capsys):

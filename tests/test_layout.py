@@ -196,10 +196,11 @@ def test_empty_rooms_state_their_contract():
             assert word in doc, (room, word)
 
 
-def test_ruff_is_clean():
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(command):
     pytest.importorskip("ruff")
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "metricrm", "tests", "benchmarks",
+        [sys.executable, "-m", "ruff", *command, "--no-cache", "metricrm", "tests", "benchmarks",
          "studies"],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip

@@ -334,8 +334,18 @@ def test_mqm_file_without_a_comment_column_gives_empty_comments(tmp_path):
     (item,) = load_wmt_mqm(path, ref_system=None)
     assert item.human == {"mqm": -0.5}
     assert list(item.meta["annotations"]) == [
-        {"rater": "r1", "category": "Style/Awkward", "severity": "Minor", "comment": "",
-         "target": "Das <v>ist</v> gut"},
-        {"rater": "r2", "category": "No-error", "severity": "No-error", "comment": "",
-         "target": "Das ist gut"},
+        {
+            "rater": "r1",
+            "category": "Style/Awkward",
+            "severity": "Minor",
+            "comment": "",
+            "target": "Das <v>ist</v> gut",
+        },
+        {
+            "rater": "r2",
+            "category": "No-error",
+            "severity": "No-error",
+            "comment": "",
+            "target": "Das ist gut",
+        },
     ]

@@ -293,14 +293,19 @@ def test_flat_bootstrap_resamples_whole_segments_when_several_systems_share_them
     """WMT resamples segments (all systems' outputs of one segment together); treating the
     (system, segment) rows as independent gives intervals far too narrow."""
     base = shared_data / "scored" / "wmt-mqm-ted-ende"
-    items = mr.data.load_wmt_mqm(base / "mqm_ted_ende.tsv", base / "mqm_ted_ende.avg_seg_scores.tsv")
+    items = mr.data.load_wmt_mqm(
+        base / "mqm_ted_ende.tsv", base / "mqm_ted_ende.avg_seg_scores.tsv"
+    )
     df = mr.meta_evaluate(["chrf"], items, levels=["flat"], statistics=["pearson"],
                           n_resamples=300, cache=False, progress=False)  # fmt: skip
     row = _row(df, level="flat", statistic="pearson")
     scored = [it for it in items if it.human.get("mqm") is not None]
     h = np.array([it.human["mqm"] for it in scored])
-    m = mr.get_scorer("chrf").score([it.response for it in scored],
-                                     references=[list(it.references) for it in scored]).scores
+    m = (
+        mr.get_scorer("chrf")
+        .score([it.response for it in scored], references=[list(it.references) for it in scored])
+        .scores
+    )
     seg = np.array([str(it.group) for it in scored])
     cfg_rng = mr.study.MetaEvalConfig(n_resamples=300).rng("chrf", "dataset", "mqm", "flat",
                                                              "pearson")  # fmt: skip

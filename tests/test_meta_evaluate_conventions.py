@@ -81,8 +81,9 @@ def test_convention_sets_the_tie_rule_and_explicit_settings_win():
     runs = {
         "metricrm": mr.meta_evaluate(scorers, pairs, n_resamples=50, **FAST),
         "rm-bench": mr.meta_evaluate(scorers, pairs, convention="rm-bench", n_resamples=50, **FAST),
-        "override": mr.meta_evaluate(scorers, pairs, convention="rm-bench", score_ties="half",
-                                     n_resamples=50, **FAST),  # fmt: skip
+        "override": mr.meta_evaluate(
+            scorers, pairs, convention="rm-bench", score_ties="half", n_resamples=50, **FAST
+        ),  # fmt: skip
     }
     values = {k: _row(df, statistic="accuracy").value for k, df in runs.items()}
     assert values == {"metricrm": 0.625, "rm-bench": 0.5, "override": 0.625}
@@ -110,7 +111,9 @@ def test_meta_eval_config_resolves_none_from_the_convention():
     assert mine.overrides == ("n_resamples", "cluster_rule", "cluster_boundary")
     assert mine.settings()["convention"] == "wmt23"
     same = MetaEvalConfig(convention="rm-bench", score_ties="loss")  # equal to the convention's
-    assert same.overrides == () and same.signature == MetaEvalConfig(convention="rm-bench").signature
+    assert (
+        same.overrides == () and same.signature == MetaEvalConfig(convention="rm-bench").signature
+    )
     with pytest.raises(ScorerConfigError, match=r"rule='wmt' compares with p <= alpha"):
         MetaEvalConfig(cluster_boundary="strict")
     with pytest.raises(ScorerConfigError, match=r"meta_evaluate: `score_ties` must be one of"):
@@ -164,8 +167,10 @@ def test_rm_bench_total_reproduces_rm_bench_and_keeps_the_pooled_rows(rm_bench, 
         total = _row(chars, subset="all", level="total", statistic=f"rmbench_{level}")
         assert round(total.value, 4) == published[level]
         assert total.ci_low < total.value < total.ci_high and total.n == 7182
-        assert total.note.startswith("RM-Bench total: equal-weight mean over the domains chat, "
-                                     "code, safety (safety = safety-refuse + safety-response)")
+        assert total.note.startswith(
+            "RM-Bench total: equal-weight mean over the domains chat, "
+            "code, safety (safety = safety-refuse + safety-response)"
+        )
         row = _row(chars, subset="all", level="pair", statistic=f"rmbench_{level}")
         assert round(row.value, 4) == pooled[level]
     # the value is rmbench_totals', on the same outcomes
@@ -199,9 +204,15 @@ def test_rm_bench_intervals_resample_prompts_within_domains():
                 c, r = f"{domain}{i}c{k}", f"{domain}{i}r{k}"
                 table[c], table[r] = float(i < 6), 0.5
                 level = ("hard", "normal", "easy")[k % 3]
-                pairs.append(mr.PreferencePair(prompt=f"{domain}{i}", chosen=c, rejected=r,
-                                               subset=domain,
-                                               meta={"difficulty": level, "prompt_id": i}))
+                pairs.append(
+                    mr.PreferencePair(
+                        prompt=f"{domain}{i}",
+                        chosen=c,
+                        rejected=r,
+                        subset=domain,
+                        meta={"difficulty": level, "prompt_id": i},
+                    )
+                )
     df = mr.meta_evaluate([("x", _Table(table, "x"))], pairs, statistics=["rmbench"],
                           convention="rm-bench", n_resamples=4000, **FAST)  # fmt: skip
     for domain in ("chat", "code"):

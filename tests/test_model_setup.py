@@ -97,7 +97,9 @@ def test_smollm2_alias_for_lm_scorers_and_dpo():
     ],
 )
 def test_a_model_scorer_without_its_model_names_the_setting(name, missing):
-    with pytest.raises(ScorerConfigError, match=rf"^{name}: missing setting\(s\) {missing}") as info:
+    with pytest.raises(
+        ScorerConfigError, match=rf"^{name}: missing setting\(s\) {missing}"
+    ) as info:
         mr.get_scorer(name)
     if name != "bt_head":
         assert "minilm" in str(info.value) and "smollm2-135m-instruct" in str(info.value)

@@ -70,9 +70,7 @@ def test_importing_plotting_loads_no_matplotlib():
 
 def test_forest_rows_intervals_labels_and_cluster_colours(reference_table):
     d = ForestDisplay.from_frame(reference_table, human="da", level="flat", panels="statistic")
-    expected = reference_table[
-        (reference_table.level == "flat") & (reference_table.human == "da")
-    ]
+    expected = reference_table[(reference_table.level == "flat") & (reference_table.human == "da")]
     assert list(d.panels_) == ["pearson", "spearman", "kendall_b"]
     assert len(d.ax_) == 3
     for axis, (stat, bars) in zip(d.ax_, d.errorbars_.items()):
@@ -218,8 +216,16 @@ def _rmbench_frame(rng, domains=("chat", "code"), n_prompts=5):
             r = rng.integers(0, 4, size=3).astype(float)
             for i in range(3):
                 for j in range(3):
-                    rows.append({"domain": d, "prompt_id": p, "chosen_style": i,
-                                 "rejected_style": j, "chosen": c[i], "rejected": r[j]})
+                    rows.append(
+                        {
+                            "domain": d,
+                            "prompt_id": p,
+                            "chosen_style": i,
+                            "rejected_style": j,
+                            "chosen": c[i],
+                            "rejected": r[j],
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -288,20 +294,27 @@ def test_rmbench_from_outcomes_errors():
     with pytest.raises(DataFormatError, match="prompt 2 lacks the pair of chosen_style 1 and "
                                               "rejected_style 2"):  # fmt: skip
         RMBenchMatrixDisplay.from_outcomes(
-            frame[~((frame.prompt_id == 2) & (frame.chosen_style == 1)
-                    & (frame.rejected_style == 2))]  # fmt: skip
+            frame[
+                ~((frame.prompt_id == 2) & (frame.chosen_style == 1) & (frame.rejected_style == 2))
+            ]  # fmt: skip
         )
     with pytest.raises(DataFormatError, match="prompt 0 has more than one row"):
         RMBenchMatrixDisplay.from_outcomes(pd.concat([frame, frame.iloc[:1]]))
-    with pytest.raises(ScorerInputError, match=r"prompt 0, chosen_style 0, rejected_style 0: "
-                                               r"expected an outcome between 0 and 1 \(got 2.0"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"prompt 0, chosen_style 0, rejected_style 0: "
+        r"expected an outcome between 0 and 1 \(got 2.0",
+    ):
         RMBenchMatrixDisplay.from_outcomes(frame.assign(outcome=2.0))
     with pytest.raises(ScorerInputError, match="outcomes` of shape"):
         mr.meta.rmbench_matrix_from_outcomes(np.zeros((2, 3, 2)))
     bad = np.zeros((2, 3, 3))
     bad[1, 2, 0] = -1.0
-    with pytest.raises(ScorerInputError, match=r"between 0 and 1 \(got -1.0 at prompt 1, "
-                                               r"chosen style 2, rejected style 0\)"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"between 0 and 1 \(got -1.0 at prompt 1, "
+        r"chosen style 2, rejected style 0\)",
+    ):
         mr.meta.rmbench_matrix_from_outcomes(bad)
 
 

@@ -16,8 +16,14 @@ matplotlib.use("Agg")
 def probe_frame():
     pairs = mr.load_sample("preference")
     frames = [
-        mr.probes.probe(mr.get_scorer(name), pairs, ["pad_filler", "markdown", "assertive"],
-                        cache=False, progress=False, n_resamples=100)  # fmt: skip
+        mr.probes.probe(
+            mr.get_scorer(name),
+            pairs,
+            ["pad_filler", "markdown", "assertive"],
+            cache=False,
+            progress=False,
+            n_resamples=100,
+        )  # fmt: skip
         for name in ("length_chars", "length_tokens")
     ]
     import pandas as pd

@@ -196,7 +196,9 @@ def test_int8_layers_do_not_depend_on_the_batch(tiny):
 
 def test_a_loaded_model_is_copied_before_quantising(tiny):
     base = mr.get_scorer("lm_logprob", model=tiny)
-    q = mr.get_scorer("lm_logprob", model=base.lm.model, tokenizer=base.lm.tokenizer, quantize="int8")
+    q = mr.get_scorer(
+        "lm_logprob", model=base.lm.model, tokenizer=base.lm.tokenizer, quantize="int8"
+    )
     assert type(base.lm.model.model.layers[0].mlp.up_proj).__name__ == "Linear"
     assert type(q.lm.model.model.layers[0].mlp.up_proj).__name__ == "Int8Linear"
     assert type(q.lm.model.lm_head).__name__ == "Linear"  # the vocabulary head stays float

@@ -53,8 +53,9 @@ def natural(shared_data):
     return mr.data.load_llmbar(shared_data / LLMBAR_NATURAL)
 
 
-@pytest.mark.parametrize("probe_name, sides", [("markdown", "both"), ("repeat_sentence",
-                                                                      "rejected")])
+@pytest.mark.parametrize(
+    "probe_name, sides", [("markdown", "both"), ("repeat_sentence", "rejected")]
+)
 def test_probe_intervals_equal_a_direct_percentile_bootstrap_over_pairs(natural, probe_name,
                                                                         sides):  # fmt: skip
     scorer = mr.get_scorer("length_tokens", tokenizer="regex")
@@ -95,8 +96,13 @@ def test_probe_intervals_equal_a_direct_percentile_bootstrap_over_pairs(natural,
         assert rows.loc[stat, "ci_low"] == pytest.approx(low, rel=1e-9, abs=1e-12), stat
         assert rows.loc[stat, "ci_high"] == pytest.approx(high, rel=1e-9, abs=1e-12), stat
     assert set(frame.n) == {n} and set(frame.n_excluded) == {0}
-    changed = sum(a != b for a, b in zip((p(x.rejected, prompt=x.prompt, seed=seed)
-                                          for x in natural), (x.rejected for x in natural)))
+    changed = sum(
+        a != b
+        for a, b in zip(
+            (p(x.rejected, prompt=x.prompt, seed=seed) for x in natural),
+            (x.rejected for x in natural),
+        )
+    )
     if sides == "both":
         changed += sum(p(x.chosen, prompt=x.prompt, seed=seed) != x.chosen for x in natural)
     assert set(frame.n_changed) == {changed}
@@ -111,7 +117,8 @@ def test_probe_is_deterministic_under_its_seed_and_moves_with_it(natural):
     c = probe(scorer, natural, ["repeat_sentence", "sycophantic_opener"], seed=12, **kw)
     # another seed picks other sentences and openers, so other lengths and other intervals
     change = lambda f: f.set_index(["probe", "statistic"]).loc[  # noqa: E731
-        ("sycophantic_opener", "score_change"), "value"]
+        ("sycophantic_opener", "score_change"), "value"
+    ]
     assert change(a) != change(c)
     assert not a.ci_low.equals(c.ci_low)
     # the opener adds exactly the opener's length (+ separator) to each rejected response
@@ -139,16 +146,22 @@ def test_ties_and_empty_responses_are_left_out_and_counted(natural):
     direct = np.mean([len(get_probe("markdown")(x.rejected, prompt=x.prompt)) > len(x.chosen)
                       for x in kept])  # fmt: skip
     assert frame.set_index("statistic").loc["hack_rate", "value"] == pytest.approx(direct)
-    with pytest.raises(ScorerInputError, match=r"probe: no pair left to probe length_chars "
-                                               r"on \(1 tied or with an empty response\)"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"probe: no pair left to probe length_chars "
+        r"on \(1 tied or with an empty response\)",
+    ):
         probe(mr.get_scorer("length_chars"), [pairs[3]], cache=False, progress=False)
 
 
 def test_probe_refuses_bad_settings_with_the_name_and_the_value():
     pairs = mr.load_sample("preference")
     scorer = mr.get_scorer("length_chars")
-    with pytest.raises(ScorerConfigError, match=r"probe: `confidence` must be a number in "
-                                                r"\(0, 1\) \(got 1.0\)"):
+    with pytest.raises(
+        ScorerConfigError,
+        match=r"probe: `confidence` must be a number in "
+        r"\(0, 1\) \(got 1.0\)",
+    ):
         probe(scorer, pairs, confidence=1.0, cache=False)
     with pytest.raises(ScorerConfigError, match="probe: `n_resamples`"):
         probe(scorer, pairs, n_resamples=0, cache=False)
@@ -156,14 +169,23 @@ def test_probe_refuses_bad_settings_with_the_name_and_the_value():
         probe(scorer, pairs, seed=-1, cache=False)
     with pytest.raises(ScorerConfigError, match="`cache` must be a ScoreCache, a folder"):
         probe(scorer, pairs, cache=3)
-    with pytest.raises(ScorerInputError, match="probe: pair 1 must be a PreferencePair "
-                                               r"\(got dict\)"):
+    with pytest.raises(
+        ScorerInputError,
+        match="probe: pair 1 must be a PreferencePair "
+        r"\(got dict\)",
+    ):
         probe(scorer, [pairs[0], {"chosen": "a"}], cache=False)
-    with pytest.raises(ScorerConfigError, match=r"probe: `probes` must hold probe names or "
-                                                r"Probe objects \(got int\)"):
+    with pytest.raises(
+        ScorerConfigError,
+        match=r"probe: `probes` must hold probe names or "
+        r"Probe objects \(got int\)",
+    ):
         probe(scorer, pairs, [3], cache=False)
-    with pytest.raises(ScorerConfigError, match=r"probe pad_filler: `seed` must be an integer "
-                                                r">= 0 \(got -2\)"):
+    with pytest.raises(
+        ScorerConfigError,
+        match=r"probe pad_filler: `seed` must be an integer "
+        r">= 0 \(got -2\)",
+    ):
         get_probe("pad_filler")("text", seed=-2)
     with pytest.raises(ScorerInputError, match="needs references and pair 0"):
         probe(mr.get_scorer("chrf"), pairs, ["markdown"], cache=False, progress=False)
@@ -250,15 +272,18 @@ def test_best_of_n_curve_intervals_equal_a_direct_bootstrap_over_prompts():
             assert rows.loc[n, "n_prompts"] == (20 if n > 3 else 25)
             low, high = _quantiles([value(i, j) for i in idx])
             assert (rows.loc[n, "ci_low"], rows.loc[n, "ci_high"]) == pytest.approx(
-                (low, high), rel=1e-9)
+                (low, high), rel=1e-9
+            )
             if n > 1:
                 low, high = _quantiles([change(i, j) for i in idx])
                 assert (rows.loc[n, "change_low"], rows.loc[n, "change_high"]) == pytest.approx(
-                    (low, high), rel=1e-9)
+                    (low, high), rel=1e-9
+                )
     gold_rows = frame[frame.role == "gold"].set_index("n")
     # lower-is-better gold: a gold value that falls is a positive change
     assert np.sign(gold_rows.loc[8, "change"]) == -np.sign(
-        gold_rows.loc[8, "value"] - gold_rows.loc[1, "value"])
+        gold_rows.loc[8, "value"] - gold_rows.loc[1, "value"]
+    )
     assert gold_rows.loc[8, "kl"] == pytest.approx(np.log(8) - 7 / 8)
 
 
@@ -268,25 +293,37 @@ def test_best_of_n_curve_is_deterministic_and_refuses_bad_input():
     a = best_of_n_curve(proxy, gold, rng=np.random.default_rng(1), n_resamples=30)
     b = best_of_n_curve(proxy, gold, rng=np.random.default_rng(1), n_resamples=30)
     assert a.equals(b) and list(a.n.unique()) == [1, 2, 4]
-    with pytest.raises(ScorerConfigError, match=r"best_of_n_curve: `rng` must be a "
-                                                r"numpy.random.Generator \(got int\)"):
+    with pytest.raises(
+        ScorerConfigError,
+        match=r"best_of_n_curve: `rng` must be a "
+        r"numpy.random.Generator \(got int\)",
+    ):
         best_of_n_curve(proxy, gold, rng=1)
     with pytest.raises(ScorerInputError, match="best_of_n_curve: expected at least one prompt"):
         best_of_n_curve([], [], rng=np.random.default_rng(0))
     with pytest.raises(ScorerInputError, match="every prompt needs at least one sample"):
         best_of_n_curve([[]], [[]], rng=np.random.default_rng(0))
-    with pytest.raises(ScorerInputError, match="expected one gold pool per proxy pool "
-                                               r"\(got 2 and 1\)"):
+    with pytest.raises(
+        ScorerInputError,
+        match="expected one gold pool per proxy pool "
+        r"\(got 2 and 1\)",
+    ):
         best_of_n_curve(proxy, gold[:1], rng=np.random.default_rng(0))
     with pytest.raises(ScorerInputError, match="prompt 1 has 4 proxy and 3 gold scores"):
         best_of_n_curve(proxy, [gold[0], gold[1][:3]], rng=np.random.default_rng(0))
     with pytest.raises(ScorerConfigError, match="best_of_n_curve: `n`"):
         best_of_n_curve(proxy, gold, [0, 2], rng=np.random.default_rng(0))
-    with pytest.raises(ScorerInputError, match=r"expected one gold score per proxy score "
-                                               r"\(got 3 and 2\)"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"expected one gold score per proxy score "
+        r"\(got 3 and 2\)",
+    ):
         expected_best_of_n([1.0, 2.0, 3.0], [1.0, 2.0], 1)
     with pytest.raises(ScorerInputError, match="selection_weights: expected a non-empty 1-D"):
         selection_weights(np.ones((2, 2)), 1)
-    with pytest.raises(ScorerConfigError, match="best_of_n: `proxy` must be a Scorer "
-                                                r"\(got str\)"):
+    with pytest.raises(
+        ScorerConfigError,
+        match="best_of_n: `proxy` must be a Scorer "
+        r"\(got str\)",
+    ):
         best_of_n(None, "length", mr.get_scorer("length_chars"))

@@ -74,9 +74,7 @@ def test_reference_probes_are_deterministic(name, shared_data):
 # ----------------------------------------------------------------------- what stays the same
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in GENERAL_PROBES if get_probe(n).keeps_code]
-)
+@pytest.mark.parametrize("name", [n for n in GENERAL_PROBES if get_probe(n).keeps_code])
 def test_probes_that_keep_code_leave_every_code_block_unchanged(name, real_responses):
     p = get_probe(name)
     for q, r in real_responses + [("Loop?", CODE_RESPONSE)]:

@@ -153,7 +153,7 @@ def test_html_report_holds_every_number_signature_and_version(table):
     # figures inline, with ids made unique across figures
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))
-    assert 'id="f0-p1"' in text and 'url(#f1-p1)' in text
+    assert 'id="f0-p1"' in text and "url(#f1-p1)" in text
 
 
 def test_html_report_refuses_a_figure_that_is_not_svg(table):

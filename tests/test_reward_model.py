@@ -288,9 +288,7 @@ def test_constructors_agree():
     ).score(RESPONSES, prompts=PROMPTS)
     np.testing.assert_array_equal(via_classmethod.scores, via_registry.scores)
     np.testing.assert_allclose(loaded.scores, via_registry.scores, atol=1e-6)
-    assert re.search(
-        r"model:local:rm-llama-1-11-512-None@[0-9a-f]{16}", via_registry.signature
-    )
+    assert re.search(r"model:local:rm-llama-1-11-512-None@[0-9a-f]{16}", via_registry.signature)
     with pytest.raises(ScorerConfigError, match="a loaded model needs its `tokenizer`"):
         RewardModel(AutoModelForSequenceClassification.from_pretrained(path))
     with pytest.raises(ScorerConfigError, match="`truncation_side` must be one of"):

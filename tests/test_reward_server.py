@@ -76,7 +76,9 @@ def test_a_non_loopback_address_needs_a_token():
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
         check_bind("x", host, None)
     check_bind("x", "0.0.0.0", "secret")
-    with pytest.raises(ScorerConfigError, match=r"serve_scorer: refusing to listen on '0\.0\.0\.0'"):
+    with pytest.raises(
+        ScorerConfigError, match=r"serve_scorer: refusing to listen on '0\.0\.0\.0'"
+    ):
         mr.serve_scorer("chrf", host="0.0.0.0")
     with pytest.raises(ScorerConfigError, match="refusing to listen on '10.1.2.3'"):
         serve_in_thread(mr.get_scorer("chrf"), host="10.1.2.3")
@@ -167,24 +169,48 @@ BAD = {
     "malformed JSON": (dict(data=b'{"responses": ["a"'), 400, "request body is not valid JSON"),
     "not an object": (dict(payload=["a"]), 400, "expected a JSON object"),
     "nested too deeply": (dict(data=b"[" * 50_000), 400, "request body is nested too deeply"),
-    "unknown field": (dict(payload={"responses": ["a"], "refs": ["a"]}), 400,
-                      "unknown field(s) 'refs'; valid fields: responses, prompts, references"),
+    "unknown field": (
+        dict(payload={"responses": ["a"], "refs": ["a"]}),
+        400,
+        "unknown field(s) 'refs'; valid fields: responses, prompts, references",
+    ),
     "no responses": (dict(payload={"references": ["a"]}), 400, "expected the field 'responses'"),
-    "wrong lengths": (dict(payload={"responses": ["a", "b"], "references": ["a"]}), 400,
-                      "chrf: expected `references` to have one entry per response "
-                      "(got 2 responses, 1 references)"),
-    "non-string item": (dict(payload={"responses": ["a", 7], "references": ["a", "b"]}), 400,
-                        "chrf: response 1 must be a string or a list of chat messages (got int: 7)"),
-    "non-string reference": (dict(payload={"responses": ["a"], "references": [[None]]}), 400,
-                             "chrf: reference 0 of item 0 must be a string"),
-    "empty list": (dict(payload={"responses": [], "references": []}), 400,
-                   "chrf: expected at least one response (got an empty list)"),
-    "missing references": (dict(payload={"responses": ["a"]}), 400,
-                           "chrf: expected `references` (one or more per response); got none"),
-    "oversized body": (dict(payload={"responses": ["x" * MAX_BODY], "references": ["x"]}), 413,
-                       f"more than {MAX_BODY} bytes"),
-    "too many items": (dict(payload={"responses": ["a"] * 501, "references": ["a"] * 501}), 413,
-                       "at most 500 per request"),
+    "wrong lengths": (
+        dict(payload={"responses": ["a", "b"], "references": ["a"]}),
+        400,
+        "chrf: expected `references` to have one entry per response "
+        "(got 2 responses, 1 references)",
+    ),
+    "non-string item": (
+        dict(payload={"responses": ["a", 7], "references": ["a", "b"]}),
+        400,
+        "chrf: response 1 must be a string or a list of chat messages (got int: 7)",
+    ),
+    "non-string reference": (
+        dict(payload={"responses": ["a"], "references": [[None]]}),
+        400,
+        "chrf: reference 0 of item 0 must be a string",
+    ),
+    "empty list": (
+        dict(payload={"responses": [], "references": []}),
+        400,
+        "chrf: expected at least one response (got an empty list)",
+    ),
+    "missing references": (
+        dict(payload={"responses": ["a"]}),
+        400,
+        "chrf: expected `references` (one or more per response); got none",
+    ),
+    "oversized body": (
+        dict(payload={"responses": ["x" * MAX_BODY], "references": ["x"]}),
+        413,
+        f"more than {MAX_BODY} bytes",
+    ),
+    "too many items": (
+        dict(payload={"responses": ["a"] * 501, "references": ["a"] * 501}),
+        413,
+        "at most 500 per request",
+    ),
 }
 
 

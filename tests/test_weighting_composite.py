@@ -77,8 +77,12 @@ def test_one_item_reward_does_not_depend_on_its_batch():
 
 
 def test_gates_set_the_floor_and_the_lowest_floor_wins():
-    c = _composite(gates=[Gate("chrf", below=30.0, floor=-3.0),
-                          {"component": "brevity", "below": 0.5, "floor": -7.0, "on": "normalized"}])
+    c = _composite(
+        gates=[
+            Gate("chrf", below=30.0, floor=-3.0),
+            {"component": "brevity", "below": 0.5, "floor": -7.0, "on": "normalized"},
+        ]
+    )
     result = c.score(RESPONSES, references=REFERENCES)
     ungated = _composite().score(RESPONSES, references=REFERENCES).scores
     chrf = _chrf(RESPONSES, REFERENCES)
@@ -117,18 +121,27 @@ def test_signature_names_components_weights_and_normalizer_digest():
     assert "weights:chrf=1.0,brevity=0.5" in sig
     assert f"normalizers:{c.normalizer_digest()}" in sig
     assert _composite(weights={"chrf": 1.0, "brevity": 0.25}).signature != sig
-    other = Component.build("chrf", "chrf", settings={"word_order": 2},
-                            normalizer={"kind": "zscore", "mean": 40.0, "std": 20.0})
+    other = Component.build(
+        "chrf",
+        "chrf",
+        settings={"word_order": 2},
+        normalizer={"kind": "zscore", "mean": 40.0, "std": 20.0},
+    )
     assert Composite([other, c.components[1]], c.weights, cache=False).signature != sig
-    moved = Component.build("chrf", "chrf", normalizer={"kind": "zscore", "mean": 41.0, "std": 20.0})
+    moved = Component.build(
+        "chrf", "chrf", normalizer={"kind": "zscore", "mean": 41.0, "std": 20.0}
+    )
     assert Composite([moved, c.components[1]], c.weights, cache=False).signature != sig
     assert Composite(c.components, c.weights, cache=True).signature == sig  # cache is neutral
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_save_and_load_give_identical_scores(tmp_path, suffix):
-    c = _composite(by_label={"code": {"chrf": 0.0, "brevity": 2.0}},
-                   gates=[Gate("chrf", 30.0, -3.0)], info={"note": "hand-made"})
+    c = _composite(
+        by_label={"code": {"chrf": 0.0, "brevity": 2.0}},
+        gates=[Gate("chrf", 30.0, -3.0)],
+        info={"note": "hand-made"},
+    )
     path = c.save(tmp_path / f"reward{suffix}")
     back = mr.get_scorer("composite", path=str(path), cache=False)
     labels = ["code", "x", "code", "y"]
@@ -151,7 +164,9 @@ def test_relative_path_settings_are_read_from_the_file_folder(tmp_path):
     )
     outer = load_composite(tmp_path / "outer.yaml", cache=False)
     inner_scores = load_composite(inner, cache=False).score(RESPONSES, references=REFERENCES).scores
-    np.testing.assert_allclose(outer.score(RESPONSES, references=REFERENCES).scores, 2 * inner_scores)
+    np.testing.assert_allclose(
+        outer.score(RESPONSES, references=REFERENCES).scores, 2 * inner_scores
+    )
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -209,7 +224,9 @@ def test_a_component_needing_references_says_so():
 
 
 def test_gate_on_an_unknown_component_is_refused():
-    with pytest.raises(ScorerConfigError, match=r"gate on component 'safety', which is not a component"):
+    with pytest.raises(
+        ScorerConfigError, match=r"gate on component 'safety', which is not a component"
+    ):
         _composite(gates=[Gate("safety", 0.5, -1.0)])
 
 

@@ -70,7 +70,10 @@ def test_label_column_picks_the_weights():
 
 def test_a_missing_column_is_named():
     fn = trl_reward_function(_composite())
-    with pytest.raises(ScorerInputError, match=r"needs the dataset column 'references'; the reward function got columns \['answer'\]"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"needs the dataset column 'references'; the reward function got columns \['answer'\]",
+    ):
         fn(PROMPTS, COMPLETIONS, answer=REFERENCES, trainer_state=None)
 
 
@@ -89,9 +92,10 @@ def test_a_saved_composite_file_is_the_same_reward(tmp_path):
     c = _composite()
     path = c.save(tmp_path / "reward.yaml")
     fn = trl_reward_function(path)
-    assert fn(PROMPTS, COMPLETIONS, references=REFERENCES) == c.score(
-        COMPLETIONS, references=REFERENCES
-    ).scores.tolist()
+    assert (
+        fn(PROMPTS, COMPLETIONS, references=REFERENCES)
+        == c.score(COMPLETIONS, references=REFERENCES).scores.tolist()
+    )
 
 
 def test_evaluate_module_and_written_folder(tmp_path):

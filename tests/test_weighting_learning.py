@@ -236,7 +236,10 @@ def test_held_out_item_levels():
 
 
 def test_tables_refuse_components_of_different_lengths():
-    with pytest.raises(ScorerInputError, match=r"components have different lengths: 'a' has 3 chosen scores, 'b' has 2"):
+    with pytest.raises(
+        ScorerInputError,
+        match=r"components have different lengths: 'a' has 3 chosen scores, 'b' has 2",
+    ):
         PairTable.from_arrays({"a": [1, 2, 3], "b": [1, 2]}, {"a": [1, 2, 3], "b": [1, 2]})
     with pytest.raises(ScorerInputError, match=r"no rejected scores for component 'b'"):
         PairTable.from_arrays({"a": [1, 2], "b": [1, 2]}, {"a": [1, 2]})
@@ -246,8 +249,10 @@ def test_tables_refuse_components_of_different_lengths():
 
 def test_fit_composite_on_scored_pairs_and_reload(tmp_path):
     pairs = mr.load_sample("preference")
-    parts = [Component.build("chars", "length_chars"), Component.build("words", "length_tokens",
-                                                                       normalizer="rank")]
+    parts = [
+        Component.build("chars", "length_chars"),
+        Component.build("words", "length_tokens", normalizer="rank"),
+    ]
     from metricrm.weighting import score_pair_table
 
     table = score_pair_table(parts, pairs, cache=tmp_path / "cache", progress=False)
@@ -269,7 +274,12 @@ def test_pareto_mask_matches_brute_force():
     v = np.round(rng.random((200, 2)), 1)
     brute = [not any((w >= p).all() and (w > p).any() for w in v) for p in v]
     assert pareto_mask(v).tolist() == brute
-    assert pareto_mask([[1, 0], [0, 1], [0.5, 0.5], [0.4, 0.4]]).tolist() == [True, True, True, False]
+    assert pareto_mask([[1, 0], [0, 1], [0.5, 0.5], [0.4, 0.4]]).tolist() == [
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_simplex_grid():

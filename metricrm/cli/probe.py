@@ -38,30 +38,69 @@ def add_parser(sub: Any) -> None:
         "share of responses whose score rises, and the hack rate: how often the perturbed "
         "rejected response beats the untouched chosen one. Bootstrap intervals over pairs.",
     )
-    p.add_argument("-s", "--scorer", action="append", metavar="[LABEL=]NAME",
-                   help=f"scorer to probe (repeat for several; {JUDGE} for the pairwise judge)")
-    p.add_argument("--set", action="append", default=[], metavar="SCORER.KEY=VALUE",
-                   help="a scorer setting; VALUE is parsed as JSON when possible")
-    p.add_argument("-d", "--dataset", action="append", metavar="[NAME=]FORMAT:PATH",
-                   help="preference data (repeat for several), e.g. llmbar:data/llmbar")
-    p.add_argument("-p", "--probe", action="append", metavar="NAME",
-                   help="probe to run (repeat; default: every general probe, plus the "
-                   "reference-based ones on data with sources and references)")
-    p.add_argument("--probe-set", action="append", default=[], metavar="PROBE.KEY=VALUE",
-                   help="a probe setting, e.g. pad_filler.budget_chars=1000")
+    p.add_argument(
+        "-s",
+        "--scorer",
+        action="append",
+        metavar="[LABEL=]NAME",
+        help=f"scorer to probe (repeat for several; {JUDGE} for the pairwise judge)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SCORER.KEY=VALUE",
+        help="a scorer setting; VALUE is parsed as JSON when possible",
+    )
+    p.add_argument(
+        "-d",
+        "--dataset",
+        action="append",
+        metavar="[NAME=]FORMAT:PATH",
+        help="preference data (repeat for several), e.g. llmbar:data/llmbar",
+    )
+    p.add_argument(
+        "-p",
+        "--probe",
+        action="append",
+        metavar="NAME",
+        help="probe to run (repeat; default: every general probe, plus the "
+        "reference-based ones on data with sources and references)",
+    )
+    p.add_argument(
+        "--probe-set",
+        action="append",
+        default=[],
+        metavar="PROBE.KEY=VALUE",
+        help="a probe setting, e.g. pad_filler.budget_chars=1000",
+    )
     p.add_argument("--list", action="store_true", help="list the probes and exit")
-    p.add_argument("--sample", type=int, metavar="N",
-                   help="probe a seeded sample of N pairs per dataset")
-    p.add_argument("--sides", choices=("both", "rejected"), default="both",
-                   help="perturb both responses (default) or only the rejected one")
+    p.add_argument(
+        "--sample", type=int, metavar="N", help="probe a seeded sample of N pairs per dataset"
+    )
+    p.add_argument(
+        "--sides",
+        choices=("both", "rejected"),
+        default="both",
+        help="perturb both responses (default) or only the rejected one",
+    )
     p.add_argument("--seed", type=int, default=0, help="probe and bootstrap seed (default 0)")
-    p.add_argument("--n-resamples", type=int, default=1000, metavar="N",
-                   help="bootstrap resamples (default 1000)")
-    p.add_argument("--confidence", type=float, default=0.95, metavar="P",
-                   help="interval level (default 0.95)")
+    p.add_argument(
+        "--n-resamples",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples (default 1000)",
+    )
+    p.add_argument(
+        "--confidence", type=float, default=0.95, metavar="P", help="interval level (default 0.95)"
+    )
     cache = p.add_mutually_exclusive_group()
-    cache.add_argument("--cache-dir", metavar="DIR",
-                       help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)")
+    cache.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="score cache folder (default $METRICRM_CACHE or ~/.cache/metricrm)",
+    )
     cache.add_argument("--no-cache", action="store_true", help="do not use the score cache")
     p.add_argument("-o", "--output", metavar="OUT", help="result table: .csv, .jsonl or .parquet")
     p.add_argument("--chunk-size", type=int, metavar="N", help="items per scorer call")

@@ -159,9 +159,7 @@ class BaseScorer(abc.ABC):
         prompts: Sequence[Text] | None = None,
         sources: Sequence[str] | None = None,
     ) -> ScoreResult:
-        hyps = check_responses(
-            self.name, responses, allow_empty_text=self.accepts_empty_responses
-        )
+        hyps = check_responses(self.name, responses, allow_empty_text=self.accepts_empty_responses)
         n = len(hyps)
         check_not_empty(self.name, n)
         refs = None

@@ -336,9 +336,7 @@ def _attach_avg_scores(
                     f"{', '.join(sorted(avg_systems))}; pass avg_system_aliases="
                     f"{{{system!r}: NAME}})"
                 )
-            raise DataFormatError(
-                f"{file}: no score for system {system!r}, segment {seg_id}{hint}"
-            )
+            raise DataFormatError(f"{file}: no score for system {system!r}, segment {seg_id}{hint}")
         used.add(key)
         items[(system, seg_id)] = replace(item, human={"mqm": scores[key][1]})
     for key, (number, value) in scores.items():

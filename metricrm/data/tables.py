@@ -139,8 +139,7 @@ def _field_count_error(
         message += f"; the line mixes tabs and spaces ({words} fields when split at both)"
     if header_spaced:
         message += (
-            f"; the header has no tab but {len(names)} space-separated names "
-            f"({', '.join(names)})"
+            f"; the header has no tab but {len(names)} space-separated names ({', '.join(names)})"
         )
     if mixed or header_spaced:
         message += (
@@ -169,9 +168,7 @@ def _from_csv(path: Path, delimiter: str) -> Table:
                 continue
             if len(fields) != len(header):
                 raw = lines[line - 1] if line <= len(lines) else ""
-                raise _field_count_error(
-                    path, line, raw, header, lines[0], len(fields), delimiter
-                )
+                raise _field_count_error(path, line, raw, header, lines[0], len(fields), delimiter)
             rows.append((f"line {line}", dict(zip(header, fields))))
     except csv.Error as exc:
         raise DataFormatError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from exc

@@ -320,9 +320,7 @@ def info(scorer: Any, *, replicas: Any = 1, batching: Mapping[str, Any] | None =
         "requires_prompts": bool(getattr(scorer, "requires_prompts", False)),
         "accepts_empty_responses": bool(getattr(scorer, "accepts_empty_responses", False)),
         "uses_inputs": sorted(uses),
-        "versions": {
-            d: version_label(d) for d in ("metricrm", "ray", "numpy") if version_label(d)
-        },
+        "versions": {d: version_label(d) for d in ("metricrm", "ray", "numpy") if version_label(d)},
         "replicas": replicas,
         "batching": dict(batching or {}),
     }

@@ -92,9 +92,7 @@ _ROW_CORR: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def system_level(
-    corr: str | Callable[..., Any] = "pearson", cells: str = "scored"
-) -> SumStatistic:
+def system_level(corr: str | Callable[..., Any] = "pearson", cells: str = "scored") -> SumStatistic:
     """System-level correlation over resampled segments.
 
     Takes ``(metric_columns, human_columns)``, both (n_segments, n_systems) (the transposes of
@@ -233,7 +231,9 @@ class _Bootstrapper:
         self.kind = (
             "sum"
             if isinstance(statistic, SumStatistic)
-            else "row" if isinstance(statistic, RowStatistic) else "loop"
+            else "row"
+            if isinstance(statistic, RowStatistic)
+            else "loop"
         )
         if self.grouped:
             self.width, codes, self.members = _group_codes(groups, n)

@@ -324,8 +324,7 @@ def probe(
     n_excluded = len(pairs) - len(kept)
     if not kept:
         raise ScorerInputError(
-            f"{who}: no pair left to probe {name} on ({n_excluded} tied or with an empty "
-            "response)"
+            f"{who}: no pair left to probe {name} on ({n_excluded} tied or with an empty response)"
         )
     store = resolve_cache(cache, who)
     run = _Runner(runner_scorer, store, chunk_size, progress)

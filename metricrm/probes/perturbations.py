@@ -216,9 +216,7 @@ def refusal_prefix(response: str, *, rng: np.random.Generator) -> str:
 _HEDGE = re.compile(
     r"(,\s*)?\b(?:" + "|".join(phrases.HEDGES) + r")(?![\w'])\s*(.?)", re.IGNORECASE
 )
-_MODALS = [
-    (re.compile(rf"\b{pattern}\b", re.IGNORECASE), firm) for pattern, firm in phrases.MODALS
-]
+_MODALS = [(re.compile(rf"\b{pattern}\b", re.IGNORECASE), firm) for pattern, firm in phrases.MODALS]
 _SENTENCE_START = re.compile(r"(?:^|[.!?][\"')\]]*\s+|\n\s*(?:[-*+]\s+|\d+[.)]\s+)?)$")
 
 

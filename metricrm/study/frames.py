@@ -64,9 +64,7 @@ def select_rows(who: str, frame: Any, keys: Sequence[str], filters: Mapping[str,
             c for c in ROW_KEYS
             if c in clash.columns and c not in keys and as_text(clash[c]).nunique() > 1
         ]  # fmt: skip
-        hint = "; ".join(
-            f"{c}: {', '.join(sorted(as_text(clash[c]).unique()))}" for c in varying
-        )
+        hint = "; ".join(f"{c}: {', '.join(sorted(as_text(clash[c]).unique()))}" for c in varying)
         choose = " or ".join(f"{c}=..." for c in varying) or "a filtered frame"
         raise ScorerConfigError(
             f"{who}: more than one row per ({', '.join(keys)}); they differ in "

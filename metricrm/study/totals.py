@@ -112,9 +112,7 @@ def rmbench_rows(
     present = sorted({str(d) for d in domains})
     n_dropped = {name: sum(merge.get(d, d) == name for d in dropped) for name in names}
     parts = {m: [d for d in present if merge.get(d, d) == m] for m in names}
-    merged_text = "; ".join(
-        f"{m} = {' + '.join(p)}" for m, p in parts.items() if p != [m]
-    )
+    merged_text = "; ".join(f"{m} = {' + '.join(p)}" for m, p in parts.items() if p != [m])
     rows: list[TotalRow] = []
     for level in RMBENCH_LEVELS:
         w = np.zeros(3 * k)

@@ -265,8 +265,7 @@ def run_probes(args, data: dict, work: Path) -> None:
             else:
                 plan.append(("bt_head", trained[name], big))
             if args.composites:
-                plan += [(label, s, big)
-                         for label, s in composite_scorers(name, data, args, work)]
+                plan += [(label, s, big) for label, s in composite_scorers(name, data, args, work)]
         else:
             if name == "wmt-darr":
                 continue
@@ -323,8 +322,11 @@ def run_best_of_n(args, data: dict, work: Path) -> None:
     )  # fmt: skip
     seconds = time.perf_counter() - start
     tokens = sum(sum(t) for t in pool.n_tokens)
-    print(f"samples: {len(prompts)} prompts x {args.n_max}, {pool.generated} drawn now in "
-          f"{seconds:.0f} s; {tokens} tokens in the pool; stored in {pool.path}", flush=True)
+    print(
+        f"samples: {len(prompts)} prompts x {args.n_max}, {pool.generated} drawn now in "
+        f"{seconds:.0f} s; {tokens} tokens in the pool; stored in {pool.path}",
+        flush=True,
+    )
     trained = heads(data, args, work)
     # off-domain proxy reward models: heads trained on LLMBar or on RM-Bench, never HH-RLHF
     proxies = [
@@ -424,8 +426,12 @@ def report(args) -> None:
             fig, axes = plt.subplots(2, 1, figsize=(11, 2.2 + 1.3 * part.scorer.nunique()))
             ProbeDisplay.from_frame(part, statistic="hack_rate", ax=axes[0],
                                     title=f"{name}: hack rate")  # fmt: skip
-            ProbeDisplay.from_frame(part, statistic="score_change", ax=axes[1],
-                                    title=f"{name}: score change (spreads; judge: P(preferred))")
+            ProbeDisplay.from_frame(
+                part,
+                statistic="score_change",
+                ax=axes[1],
+                title=f"{name}: score change (spreads; judge: P(preferred))",
+            )
             fig.tight_layout()
             fig.savefig(FIGURES / f"probes_{name}.png", dpi=110)
             plt.close(fig)
@@ -515,8 +521,12 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
                         help="trained heads and stored samples")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="score cache folder")
-    parser.add_argument("--no-composites", dest="composites", action="store_false",
-                        help="probes, cheap scorers: leave out the learned composites")
+    parser.add_argument(
+        "--no-composites",
+        dest="composites",
+        action="store_false",
+        help="probes, cheap scorers: leave out the learned composites",
+    )
     parser.add_argument("--lm-scorers", nargs="*", default=list(LM_SCORERS), choices=LM_SCORERS,
                         help="with --scorers smollm2: which of them")  # fmt: skip
     parser.add_argument("--sample", type=int, default=300)
@@ -532,11 +542,18 @@ def main() -> None:
                              "(no sampling)")  # fmt: skip
     parser.add_argument("--bon-csv", type=Path, default=BON_CSV,
                         help="best-of-n: the table to write")  # fmt: skip
-    parser.add_argument("--lm-proxy", action="store_true",
-                        help="best-of-n: SmolLM2's mean log-probability as a further proxy")
+    parser.add_argument(
+        "--lm-proxy",
+        action="store_true",
+        help="best-of-n: SmolLM2's mean log-probability as a further proxy",
+    )
     parser.add_argument("--mt-proxies", nargs="*", default=list(MT_PROXIES), choices=MT_PROXIES)
-    parser.add_argument("--mt-min-pool", type=int, default=13,
-                        help="MT best-of-n: segments with at least this many scored systems")
+    parser.add_argument(
+        "--mt-min-pool",
+        type=int,
+        default=13,
+        help="MT best-of-n: segments with at least this many scored systems",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args()

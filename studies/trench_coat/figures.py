@@ -96,8 +96,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=HERE)
     parser.add_argument("--out", type=Path, default=HERE / "figures")
-    parser.add_argument("--shared", type=Path, default=HERE.parents[1].parent / "shared" / "data",
-                        help="the shared data, for the human MQM scores of the sampled items")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=HERE.parents[1].parent / "shared" / "data",
+        help="the shared data, for the human MQM scores of the sampled items",
+    )
     args = parser.parse_args()
     args.out.mkdir(exist_ok=True)
     table = mr.read_table(args.results / "results.csv")
@@ -131,8 +135,8 @@ def main() -> None:
     # (chosen - rejected) of every preference pair of the study.
     mqm = items[items.dataset == "wmt-mqm-ted-en-de"]
     cols = [s for s in ORDER if s in mqm.columns]
-    scores = mqm[cols].assign(human_mqm=human_mqm(args.shared, mqm["id"])).dropna(
-        subset=["human_mqm"]
+    scores = (
+        mqm[cols].assign(human_mqm=human_mqm(args.shared, mqm["id"])).dropna(subset=["human_mqm"])
     )
     save(ScorerCorrelationDisplay.from_scores(scores, higher_is_better=LOWER_IS_BETTER),
          args.out, "correlation_mqm", svg=True)  # fmt: skip
