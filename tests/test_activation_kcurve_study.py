@@ -130,3 +130,49 @@ def test_feature_store_embeds_each_response_once_and_returns_the_same(kcurve, tm
     judge.asked.clear()
     kcurve.embed(judge, more, store)
     assert judge.asked == []
+
+
+def test_summary_averages_seeds_per_pair_and_counts_them(kcurve, tmp_path, monkeypatch):
+    """Accuracy averages each pair over the seeds first; the seeds column gives the per-seed
+    range and how many seeds there are; one seed is named."""
+    import pandas as pd
+
+    monkeypatch.setattr(kcurve, "OUT_MD", tmp_path / "kcurve.md")
+    rows = []
+    per_seed = {0: [1, 1, 0, 0], 1: [1, 0, 0, 0], 2: [1, 1, 1, 0]}
+    for seed, outcome in per_seed.items():
+        rows.append(
+            pd.DataFrame(
+                {
+                    "dataset": "llmbar",
+                    "pair": range(4),
+                    "group": list("abcd"),
+                    "scorer": "activation_rm",
+                    "k": 16,
+                    "seed": seed,
+                    "outcome": outcome,
+                    "signature": "arm",
+                }
+            )  # fmt: skip
+        )
+    rows.append(
+        pd.DataFrame(
+            {
+                "dataset": "llmbar",
+                "pair": range(4),
+                "group": list("abcd"),
+                "scorer": "probe",
+                "k": 64,
+                "seed": 1,
+                "outcome": [1, 1, 1, 0],
+                "signature": "probe",
+            }
+        )  # fmt: skip
+    )
+    args = _args(kcurve, tmp_path, "--n-resamples", "50")
+    kcurve.write_summary(pd.concat(rows), {"llmbar": 4}, args)
+    lines = (tmp_path / "kcurve.md").read_text().splitlines()
+    arm = next(line for line in lines if "| activation_rm |" in line and "| 16 |" in line)
+    assert "| 0.500 |" in arm and "| 0.250-0.750 (3) |" in arm
+    probe = next(line for line in lines if "| probe |" in line)
+    assert "| 0.750 |" in probe and "| seed 1 only |" in probe

@@ -335,7 +335,7 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
     outcomes averaged over seeds first), the seeds' range, and a paired permutation test of
     the activation RM against the zero-shot judge."""
     lines = [
-        "| dataset | k | scorer | accuracy | 95% CI | seeds (min-max) | test pairs |",
+        "| dataset | k | scorer | accuracy | 95% CI | seeds: min-max (how many) | test pairs |",
         "|---|---:|---|---:|---|---|---:|",
     ]
     tests = []
@@ -351,7 +351,11 @@ def write_summary(frame, sizes: dict[str, int], args) -> None:
                 groups = cell.drop_duplicates("pair").set_index("pair").group.loc[wide.index]
                 ci = interval(mean, list(groups), seed=k, n_resamples=args.n_resamples)
                 per_seed = wide.mean(axis=0)
-                spread = f"{per_seed.min():.3f}-{per_seed.max():.3f}" if len(per_seed) > 1 else "-"
+                spread = (
+                    f"{per_seed.min():.3f}-{per_seed.max():.3f} ({len(per_seed)})"
+                    if len(per_seed) > 1
+                    else "-"
+                )
                 if len(per_seed) == 1 and k:
                     spread = f"seed {per_seed.index[0]} only"
                 lines.append(
