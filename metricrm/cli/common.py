@@ -33,6 +33,19 @@ def format_number(value: float) -> str:
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
 
 
+def add_set_option(
+    parser: Any, *, metavar: str = "SCORER.KEY=VALUE", what: str = "a scorer setting"
+) -> None:
+    """The repeatable ``--set`` option that :func:`parse_settings` reads."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar=metavar,
+        help=f"{what}; VALUE is parsed as JSON when possible",
+    )
+
+
 def parse_settings(
     pairs: Sequence[str],
     scorers: Sequence[str],

@@ -44,7 +44,13 @@ from ..study.meta_evaluate import (
     MetaEvalConfig,
     meta_evaluate,
 )
-from .common import add_progress_flag, format_table, parse_settings, show_warning
+from .common import (
+    add_progress_flag,
+    add_set_option,
+    format_table,
+    parse_settings,
+    show_warning,
+)
 
 # Settings passed to meta_evaluate as they are; their defaults are meta_evaluate's own.
 _PASSED = (
@@ -70,14 +76,7 @@ def add_parser(sub: Any) -> None:
         metavar="[LABEL=]NAME",
         help="scorer to evaluate (repeat for several; replaces the config's list)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SCORER.KEY=VALUE",
-        help="a scorer setting (SCORER is its label or name); VALUE is parsed as "
-        "JSON when possible",
-    )
+    add_set_option(p, what="a scorer setting (SCORER is its label or name)")
     p.add_argument(
         "-d",
         "--dataset",

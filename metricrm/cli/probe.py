@@ -23,7 +23,7 @@ from ..core.versions import version_label
 from ..probes import get_probe, list_probes, probe
 from ..probes.perturbations import GENERAL_PROBES, REFERENCE_PROBES
 from ..study.config import load_dataset, parse_dataset_spec, parse_scorer_spec
-from .common import add_progress_flag, format_table, parse_settings
+from .common import add_progress_flag, add_set_option, format_table, parse_settings
 
 JUDGE = "lm_pairwise_judge"
 
@@ -45,13 +45,7 @@ def add_parser(sub: Any) -> None:
         metavar="[LABEL=]NAME",
         help=f"scorer to probe (repeat for several; {JUDGE} for the pairwise judge)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SCORER.KEY=VALUE",
-        help="a scorer setting; VALUE is parsed as JSON when possible",
-    )
+    add_set_option(p)
     p.add_argument(
         "-d",
         "--dataset",

@@ -19,7 +19,7 @@ from ..core.records import POINTWISE_FIELDS, PREFERENCE_FIELDS, is_messages
 from ..core.results_io import metadata_path, table_format, write_table
 from ..core.versions import version_label
 from ..data.tables import Table, read_source
-from .common import add_progress_flag, parse_settings
+from .common import add_progress_flag, add_set_option, parse_settings
 
 
 def add_parser(sub: Any) -> None:
@@ -35,13 +35,7 @@ def add_parser(sub: Any) -> None:
         metavar="NAME",
         help="scorer to run (repeat for several)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SCORER.KEY=VALUE",
-        help="a scorer setting; VALUE is parsed as JSON when possible",
-    )
+    add_set_option(p)
     p.add_argument(
         "-o",
         "--output",

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import ScorerConfigError
 from ..engines.reward_server import TOKEN_ENV, scorer_from_spec, serve_in_thread, serve_scorer
+from .common import add_set_option
 
 
 def add_parser(sub: Any) -> None:
@@ -23,13 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "spec", metavar="SPEC", help="a registered scorer name, or a composite file (.yaml/.json)"
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a scorer setting; VALUE is parsed as JSON when possible",
-    )
+    add_set_option(p, metavar="KEY=VALUE")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port "
                    "with --engine thread)")  # fmt: skip
