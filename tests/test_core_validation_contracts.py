@@ -4,10 +4,7 @@ string counted as one reference, and the scorer named in the responses check."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import pytest
 
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.core.validation import (
@@ -19,9 +16,7 @@ from metricrm.core.validation import (
     check_responses,
 )
 
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from .contract_helpers import raises_exactly as _raises
 
 
 def test_integers():

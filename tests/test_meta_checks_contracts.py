@@ -4,18 +4,13 @@ half-open intervals of ``probability`` that no public argument uses yet."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import pytest
 
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import pairwise_accuracy, subset_accuracies
 from metricrm.meta._checks import probability
 
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from .contract_helpers import raises_exactly as _raises
 
 
 def test_values_that_are_not_numbers_name_the_type_and_numpy_reason():

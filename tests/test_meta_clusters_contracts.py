@@ -5,8 +5,6 @@ error message of the module in full."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
@@ -20,10 +18,7 @@ from metricrm.meta import (
 )
 from metricrm.meta.clusters import ClusterResult, resolve_rule
 
-
-def _raises(exc: type[Exception], message: str):
-    """pytest.raises matching the whole message."""
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from .contract_helpers import raises_exactly as _raises
 
 
 def _brute_clusters(values, p, alpha, higher, rule, inclusive):

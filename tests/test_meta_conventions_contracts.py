@@ -6,7 +6,6 @@ format of every field type, and every error message in full."""
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import pytest
 
@@ -14,10 +13,7 @@ from metricrm.core.errors import ScorerConfigError
 from metricrm.meta import EarlyStopping, get_convention, list_conventions
 from metricrm.meta.conventions import CONVENTIONS, Convention
 
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
-
+from .contract_helpers import raises_exactly as _raises
 
 DEFAULTS = [
     ("score-ties", "half"),

@@ -6,7 +6,6 @@ against the same tests run by hand with one generator, and every error message i
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from itertools import combinations
 
@@ -24,11 +23,9 @@ from metricrm.meta import (
     subsampled_significance,
 )
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _brute_pairs(s, groups, threshold, inclusive):

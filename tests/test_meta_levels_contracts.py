@@ -7,7 +7,6 @@ warnings, ``system_segment_matrix`` against a loop, and every error message in f
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
@@ -18,11 +17,9 @@ from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import correlate, pearson, system_segment_matrix
 from metricrm.meta.levels import LevelResult
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _same(a: float, b: float) -> bool:

@@ -7,7 +7,6 @@ weights), the result fields and every error message of the module in full."""
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
@@ -34,12 +33,9 @@ from metricrm.meta.rewardbench_constants import (
     REWARDBENCH_SECTIONS,
 )
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    """pytest.raises matching the whole message."""
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _same(a: float, b: float) -> bool:

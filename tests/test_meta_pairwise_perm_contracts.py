@@ -7,7 +7,6 @@ calibrated epsilons, max_pairs) and every error message of the module in full.""
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -20,11 +19,9 @@ from metricrm.meta import (
     tie_calibrated_accuracy,
 )
 
+from .contract_helpers import raises_exactly as _raises
+
 BLOCK = 1 << 18  # swap draws per block of resamples (resamples x disagreeing pairs)
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _pairs(h, groups):

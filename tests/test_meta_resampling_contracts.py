@@ -5,7 +5,6 @@ block loops longer than one block, EarlyStopping's bounds and every error messag
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 
 import numpy as np
@@ -30,10 +29,7 @@ from metricrm.meta import (
 )
 from metricrm.meta.resampling import _hits, _pvalue, bootstrap_indices, run_with_early_stopping
 
-
-def _raises(exc: type[Exception], message: str):
-    """pytest.raises matching the whole message."""
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+from .contract_helpers import raises_exactly as _raises
 
 
 @pytest.fixture(scope="module")

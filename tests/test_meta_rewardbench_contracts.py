@@ -7,7 +7,6 @@ to 0), with every error message in full."""
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
@@ -21,11 +20,9 @@ from metricrm.meta.rewardbench_constants import (
     REWARDBENCH_SECTIONS,
 )
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _leaderboard(metrics, prior_weight):

@@ -5,8 +5,6 @@ error message in full."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
@@ -14,11 +12,9 @@ from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import soft_pairwise_accuracy
 from metricrm.meta.spa import pairwise_system_pvalues, permutation_signs
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _loop_pvalues(s, signs):

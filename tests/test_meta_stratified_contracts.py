@@ -7,7 +7,6 @@ full."""
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
@@ -23,12 +22,10 @@ from metricrm.meta import (
     weighted_cell_means,
 )
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
 BLOCK = 1 << 18
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _loop_total(w, outcomes, cells):

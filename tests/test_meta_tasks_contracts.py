@@ -5,19 +5,15 @@ result), global accuracy against a loop over system pairs, and every error messa
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import average_across_tasks, average_ranks, global_accuracy, task_weights
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _brute_weight(tasks, attrs, total, i):

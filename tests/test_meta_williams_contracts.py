@@ -6,7 +6,6 @@ the three correlations computed by scipy on the scored items, and every error me
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -15,11 +14,9 @@ from scipy import stats
 from metricrm.core.errors import ScorerConfigError, ScorerInputError
 from metricrm.meta import williams, williams_test
 
+from .contract_helpers import raises_exactly as _raises
+
 NAN = float("nan")
-
-
-def _raises(exc: type[Exception], message: str):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def _reference(r12, r13, r23, n):
